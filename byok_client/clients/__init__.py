@@ -1,0 +1,1 @@
+"""The SDK subclasses, one module per SDK; imported lazily by ``byok_client``."""

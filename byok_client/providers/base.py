@@ -1,0 +1,112 @@
+"""What every provider module supplies: where the key goes, where keys come from, how errors read."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from collections.abc import Mapping, MutableMapping
+from typing import Any, ClassVar
+
+from .._keys import Key
+from .._policy import Verdict
+
+__all__ = [
+    "CREDENTIAL_HEADERS",
+    "PLACEHOLDER_KEY",
+    "Provider",
+    "json_body",
+    "parse_duration",
+    "parse_retry_after",
+]
+
+# Every header an SDK may carry a key in. We replace the one the SDK used and drop the others.
+CREDENTIAL_HEADERS: tuple[str, ...] = ("authorization", "x-api-key", "x-goog-api-key", "api-key")
+
+# Handed to an SDK as its api_key when managed keys exist, so its constructor does not demand one.
+# The transport always replaces it; it is stripped from requests to other origins.
+PLACEHOLDER_KEY = "byok-managed-key"
+
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(ms|h|m|s))")
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in a Go-style duration as OpenAI's ``x-ratelimit-reset-*`` headers send it (``6m0s``, ``12ms``,
+    ``1h2m3.5s``, ``0.5s``); a bare number is seconds. None if unreadable."""
+    text = text.strip()
+    try:
+        return max(float(text), 0.0)
+    except ValueError:
+        pass
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    scale = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date). None if absent or bad."""
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            return max(float(value) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    parsed = email.utils.parsedate_tz(value)
+    if parsed is None:
+        return None
+    return max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
+
+
+def json_body(body: bytes) -> dict[str, Any] | None:
+    """The error body as a JSON object, or None (not JSON, or not an object)."""
+    if not body:
+        return None
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class Provider:
+    """A provider's specifics. Subclasses set the class attributes and implement ``classify``."""
+
+    name: ClassVar[str] = ""
+    env_list: ClassVar[tuple[str, ...]] = ()
+    """Env vars holding a comma- or newline-separated key list, in precedence order."""
+    env_numbered: ClassVar[tuple[str, ...]] = ()
+    """Prefixes of numbered env vars (``OPENAI_API_KEY_`` → ``OPENAI_API_KEY_1``, ``_2``, ...)."""
+    default_header: ClassVar[str] = "authorization"
+
+    def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
+        """Read a failed response (status >= 400). ``headers`` must answer lower-case names."""
+        raise NotImplementedError
+
+    def inject(self, headers: MutableMapping[str, str], key: Key) -> None:
+        """Put ``key`` where the SDK put its own credential, and make sure no second credential goes out."""
+        used = [name for name in CREDENTIAL_HEADERS if name in headers]
+        target = used[0] if used else self.default_header
+        for name in used[1:]:
+            del headers[name]
+        value = key.get_secret_value()
+        headers[target] = f"Bearer {value}" if target == "authorization" else value
+
+    def strip_placeholder(self, headers: MutableMapping[str, str]) -> None:
+        """Remove our placeholder credential from a request that goes out without a managed key."""
+        for name in CREDENTIAL_HEADERS:
+            value = headers.get(name)
+            if value is not None and value.removeprefix("Bearer ") == PLACEHOLDER_KEY:
+                del headers[name]
+
+    def __repr__(self) -> str:
+        return f"<provider {self.name}>"

@@ -1,0 +1,148 @@
+"""The I/O around the failover core, written once for httpx and httpx2 (their transport APIs are the same).
+
+Sync and async shells differ only in how they send, read and close; all decisions are in ``Failover``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from .._failover import EXTENSION, Binding, Failover, GiveUp, origin_of
+from .._keys import Key
+from .._policy import Observation
+
+__all__ = ["AsyncShell", "SyncShell"]
+
+
+def _binding_for(request: Any) -> Binding | None:
+    """The request's binding if a managed key may go to its origin; strips our placeholder otherwise."""
+    binding: Binding | None = request.extensions.get(EXTENSION)
+    if binding is None:
+        return None
+    url = request.url
+    if origin_of(url.scheme, url.host, url.port) != binding.origin:
+        binding.provider.strip_placeholder(request.headers)
+        return None
+    return binding
+
+
+class _Shell:
+    _inner: Any
+    _byte_stream: ClassVar[Any]
+    _response_cls: ClassVar[Any]
+
+    def __getattr__(self, name: str) -> Any:
+        # Code that introspects the SDK's transport (``_transport._pool``) keeps working.
+        if name == "_inner":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+    @property
+    def inner(self) -> Any:
+        """The transport this one wraps."""
+        return self._inner
+
+    def _observe(self, response: Any, raw: bytes) -> Observation:
+        body = raw
+        encoding = response.headers.get("content-encoding", "identity").lower()
+        if raw and encoding != "identity":
+            try:  # classify from the decoded text; the SDK still gets the raw bytes to decode itself
+                decoded = self._response_cls(response.status_code, headers=response.headers, content=raw)
+                decoded.read()
+                body = decoded.content
+            except Exception:
+                body = b""
+        return Observation(response.status_code, response.headers, body)
+
+    def _give_back(self, response: Any, raw: bytes, step: GiveUp) -> Any:
+        response.stream = self._byte_stream(raw)
+        for name, value in step.headers.items():
+            response.headers[name] = value
+        return response
+
+    @staticmethod
+    def _inject(binding: Binding, request: Any, key: Key) -> None:
+        binding.provider.inject(request.headers, key)
+
+
+class SyncShell(_Shell):
+    """Sync failover loop around ``self._inner.handle_request``."""
+
+    def handle_request(self, request: Any) -> Any:
+        binding = _binding_for(request)
+        if binding is None:
+            return self._inner.handle_request(request)
+        request.read()  # so the body can be sent again with the next key
+        flow = Failover(binding.pool, binding.provider)
+        key = flow.first()
+        limit = binding.pool.policy.max_error_body
+        while True:
+            self._inject(binding, request, key)
+            response = self._inner.handle_request(request)
+            if response.status_code < 400:
+                flow.succeeded(response.status_code, response.headers)
+                return response  # unread: streams stay lazy
+            raw = _drain(response.stream, limit)
+            step = flow.failed(self._observe(response, raw))
+            if isinstance(step, GiveUp):
+                return self._give_back(response, raw, step)
+            key = step
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class AsyncShell(_Shell):
+    """Async failover loop around ``self._inner.handle_async_request``."""
+
+    async def handle_async_request(self, request: Any) -> Any:
+        binding = _binding_for(request)
+        if binding is None:
+            return await self._inner.handle_async_request(request)
+        await request.aread()
+        flow = Failover(binding.pool, binding.provider)
+        key = flow.first()
+        limit = binding.pool.policy.max_error_body
+        while True:
+            self._inject(binding, request, key)
+            response = await self._inner.handle_async_request(request)
+            if response.status_code < 400:
+                flow.succeeded(response.status_code, response.headers)
+                return response
+            raw = await _adrain(response.stream, limit)
+            step = flow.failed(self._observe(response, raw))
+            if isinstance(step, GiveUp):
+                return self._give_back(response, raw, step)
+            key = step
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _drain(stream: Any, limit: int) -> bytes:
+    """Read an error body (up to ``limit`` bytes) and close the stream, which returns the connection."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in stream:
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= limit:
+                break
+    finally:
+        stream.close()
+    return b"".join(chunks)
+
+
+async def _adrain(stream: Any, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in stream:
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= limit:
+                break
+    finally:
+        await stream.aclose()
+    return b"".join(chunks)
