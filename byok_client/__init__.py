@@ -16,11 +16,15 @@ from ._policy import Attempt, FailoverPolicy, Failure, Verdict
 from ._pool import KeyPool, KeyStatus
 
 if TYPE_CHECKING:
+    from . import genai
+    from .clients.anthropic import Anthropic, AsyncAnthropic
     from .clients.openai import AsyncOpenAI, OpenAI
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Anthropic",
+    "AsyncAnthropic",
     "AsyncOpenAI",
     "Attempt",
     "ByokConfigError",
@@ -35,12 +39,16 @@ __all__ = [
     "OpenAI",
     "Verdict",
     "__version__",
+    "genai",
 ]
 
 # name -> (module, SDK distribution, extra)
 _LAZY: dict[str, tuple[str, str, str]] = {
     "OpenAI": ("byok_client.clients.openai", "openai", "openai"),
     "AsyncOpenAI": ("byok_client.clients.openai", "openai", "openai"),
+    "Anthropic": ("byok_client.clients.anthropic", "anthropic", "anthropic"),
+    "AsyncAnthropic": ("byok_client.clients.anthropic", "anthropic", "anthropic"),
+    "genai": ("byok_client.genai", "google", "google"),
 }
 
 
@@ -55,7 +63,7 @@ def __getattr__(name: str) -> Any:
         if exc.name is not None and exc.name.split(".")[0] in (package, "httpx2"):
             raise MissingDependencyError(exc.name.split(".")[0], extra) from exc
         raise
-    value = getattr(module, name)
+    value = module if module_name.endswith("." + name) else getattr(module, name)
     globals()[name] = value
     return value
 

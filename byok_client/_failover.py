@@ -18,7 +18,18 @@ if TYPE_CHECKING:
     from ._pool import KeyPool, _Entry
     from .providers.base import Provider
 
-__all__ = ["EXTENSION", "Binding", "Failover", "GiveUp", "Origin", "origin_of"]
+__all__ = [
+    "EXTENSION",
+    "TOKEN_PREFIX",
+    "Binding",
+    "Failover",
+    "GiveUp",
+    "Origin",
+    "binding_for_token",
+    "origin_of",
+    "register_token",
+    "unregister_token",
+]
 
 log = logging.getLogger("byok_client")
 
@@ -60,6 +71,7 @@ class Failover:
         if entry is not None:
             self.history.append(Attempt(entry.key.label, status, None))
             self._pool._record_success(entry)
+            self._provider.on_success(headers, entry.key)
 
     def failed(self, observation: Observation) -> Key | GiveUp:
         """Classify a failed response; return the next key to try, or ``GiveUp``."""
@@ -120,6 +132,26 @@ class Binding:
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# Clients that cannot mark their requests (google-genai has no request hook) hand the SDK a per-client placeholder
+# key instead; the transport finds the client's binding from it. Entries leave with their client.
+_TOKENS: dict[str, Binding] = {}
+TOKEN_PREFIX = "byok-managed-key-"
+
+
+def register_token(token: str, binding: Binding) -> None:
+    """Make ``token`` (sent by the SDK as its key) stand for ``binding``."""
+    _TOKENS[token] = binding
+
+
+def unregister_token(token: str) -> None:
+    """Forget ``token`` (its client is gone)."""
+    _TOKENS.pop(token, None)
+
+
+def binding_for_token(value: str) -> Binding | None:
+    """The binding a placeholder credential value stands for (``Bearer`` prefix allowed)."""
+    return _TOKENS.get(value.removeprefix("Bearer "))
 
 
 def origin_of(scheme: str, host: str, port: int | None) -> Origin:

@@ -369,11 +369,11 @@ SAMPLES: list[ErrorSample] = [
         status=403,
         headers={"policy-id": "ThrowExceptionDueToTrafficDenied"},
         body='{"error":{"code":"403","message":"Access denied due to Virtual Network/Firewall rules."}}',
-        expected="invalid_key",
+        expected="client_error",
         source="https://github.com/Azure-Samples/azure-sql-db-chatbot/issues/3",
         note=(
-            "Resource firewall blocks this caller: key is fine but the key+endpoint pair is unusable from here; fail "
-            "over."
+            "Resource firewall blocks this caller's network, not the key: every key on this endpoint fails alike, so "
+            "no key is disabled (client_error)."
         ),
     ),
     ErrorSample(
@@ -495,11 +495,11 @@ SAMPLES: list[ErrorSample] = [
             '{"type":"error","error":{"type":"rate_limit_error","message":"Extra usage is required for long context '
             'requests."},"request_id":"req_011CZTxMdaHqLNSHtJGUM7mh"}'
         ),
-        expected="quota_exhausted",
+        expected="rate_limited",
         source="https://github.com/anthropics/claude-code/issues/39948",
         note=(
-            "rate_limit_error that is NOT transient (entitlement/billing gate, seen via Claude Code); retrying never "
-            "helps."
+            "rate_limit_error gating long-context requests only: the key still serves short ones, so it cools like a "
+            "rate limit (next key for this request) rather than being parked for an hour."
         ),
     ),
     ErrorSample(

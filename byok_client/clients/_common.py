@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, ClassVar
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
 
 from .._errors import ByokConfigError
 from .._failover import EXTENSION, Binding, origin_of
@@ -12,7 +12,14 @@ from .._pool import KeyPool
 from ..providers.base import Provider
 from ..sources.env import env_keys
 
-__all__ = ["ByokClientMixin", "make_pool", "origin_text", "resolve_keys"]
+__all__ = [
+    "ByokClientMixin",
+    "carry_pool",
+    "make_pool",
+    "origin_text",
+    "passthrough_stays",
+    "resolve_keys",
+]
 
 
 def resolve_keys(
@@ -49,7 +56,7 @@ def make_pool(resolved: KeyPool | list[str | Key] | None, provider: Provider, ba
 class ByokClientMixin:
     """Mixed into each SDK subclass. ``key_pool`` is None in passthrough mode."""
 
-    _byok_provider: ClassVar[Provider]
+    _byok_provider: Provider
     key_pool: KeyPool | None
     _byok_binding: tuple[Any, Binding] | None
 
@@ -69,3 +76,27 @@ def origin_text(base_url: Any) -> str:
     """``scheme://host:port`` of a URL, the scope in which clients share key health."""
     scheme, host, port = origin_of(base_url.scheme, base_url.host, base_url.port)
     return f"{scheme}://{host}:{port}"
+
+
+def carry_pool(
+    client: ByokClientMixin,
+    api_keys: Iterable[str | Key] | None,
+    key_pool: KeyPool | None,
+    extra: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The keyword arguments that give a copy its pool: the new one if given, else the original's."""
+    if api_keys is not None or key_pool is not None:
+        return {**extra, "api_keys": api_keys, "key_pool": key_pool}
+    if client.key_pool is not None:
+        return {**extra, "key_pool": client.key_pool}
+    return dict(extra)
+
+
+_C = TypeVar("_C", bound=ByokClientMixin)
+
+
+def passthrough_stays(original: ByokClientMixin, copied: _C, extra: Mapping[str, Any]) -> _C:
+    # A copy of a passthrough client stays passthrough even if key env variables appeared since.
+    if original.key_pool is None and "key_pool" not in extra:
+        copied.key_pool = None
+    return copied

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, Self
 
 import httpx2
 import openai
@@ -18,11 +19,20 @@ from typing_extensions import override
 from .._keys import Key
 from .._pool import KeyPool
 from ..providers.base import PLACEHOLDER_KEY, Provider
-from ..providers.openai import OpenAIProvider
+from ..providers.openai import openai_provider_for
 from ..transports.httpx2 import install, install_async
-from ._common import ByokClientMixin, make_pool, resolve_keys
+from ._common import ByokClientMixin, carry_pool, make_pool, passthrough_stays, resolve_keys
 
 __all__ = ["AsyncOpenAI", "OpenAI"]
+
+
+def provider_for_base_url(base_url: str | httpx2.URL | NotGiven | None) -> Provider:
+    """The provider an OpenAI-SDK client talks to, from its base URL (or ``OPENAI_BASE_URL``): OpenAI, Azure OpenAI
+    or a known OpenAI-compatible host. It decides the key env variables and how errors read."""
+    if isinstance(base_url, NotGiven) or base_url is None:
+        base_url = os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+    url = httpx2.URL(base_url) if isinstance(base_url, str) else base_url
+    return openai_provider_for(url.host, url.port)
 
 
 def _sdk_key(resolved: object, api_key: Any, workload_identity: object, provider: object) -> Any:
@@ -40,8 +50,6 @@ class OpenAI(ByokClientMixin, openai.OpenAI):
     the client behaves exactly like ``openai.OpenAI``. ``key_pool`` is the pool in use (None in passthrough).
     Raises ``ByokConfigError`` for invalid keys.
     """
-
-    _byok_provider: ClassVar[Provider] = OpenAIProvider()
 
     def __init__(
         self,
@@ -66,6 +74,7 @@ class OpenAI(ByokClientMixin, openai.OpenAI):
         api_keys: Iterable[str | Key] | None = None,
         key_pool: KeyPool | None = None,
     ) -> None:
+        self._byok_provider = provider_for_base_url(base_url)
         resolved = resolve_keys(self._byok_provider, api_keys, key_pool)
         self._byok_binding = None
         super().__init__(
@@ -123,7 +132,7 @@ class OpenAI(ByokClientMixin, openai.OpenAI):
     ) -> Self:
         """Like ``openai.OpenAI.copy``; the copy keeps this client's pool unless ``api_keys`` or ``key_pool``
         is given."""
-        extra = _carry_pool(self, api_keys, key_pool, _extra_kwargs)
+        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs)
         copied = super().copy(
             api_key=api_key,
             admin_api_key=admin_api_key,
@@ -145,15 +154,13 @@ class OpenAI(ByokClientMixin, openai.OpenAI):
             _enforce_credentials=_enforce_credentials,
             _extra_kwargs=extra,
         )
-        return _passthrough_stays(self, copied, extra)
+        return passthrough_stays(self, copied, extra)
 
     with_options = copy
 
 
 class AsyncOpenAI(ByokClientMixin, openai.AsyncOpenAI):
     """``openai.AsyncOpenAI`` with a pool of API keys; see ``byok_client.OpenAI``."""
-
-    _byok_provider: ClassVar[Provider] = OpenAIProvider()
 
     def __init__(
         self,
@@ -178,6 +185,7 @@ class AsyncOpenAI(ByokClientMixin, openai.AsyncOpenAI):
         api_keys: Iterable[str | Key] | None = None,
         key_pool: KeyPool | None = None,
     ) -> None:
+        self._byok_provider = provider_for_base_url(base_url)
         resolved = resolve_keys(self._byok_provider, api_keys, key_pool)
         self._byok_binding = None
         super().__init__(
@@ -235,7 +243,7 @@ class AsyncOpenAI(ByokClientMixin, openai.AsyncOpenAI):
     ) -> Self:
         """Like ``openai.AsyncOpenAI.copy``; the copy keeps this client's pool unless ``api_keys`` or
         ``key_pool`` is given."""
-        extra = _carry_pool(self, api_keys, key_pool, _extra_kwargs)
+        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs)
         copied = super().copy(
             api_key=api_key,
             admin_api_key=admin_api_key,
@@ -257,30 +265,6 @@ class AsyncOpenAI(ByokClientMixin, openai.AsyncOpenAI):
             _enforce_credentials=_enforce_credentials,
             _extra_kwargs=extra,
         )
-        return _passthrough_stays(self, copied, extra)
+        return passthrough_stays(self, copied, extra)
 
     with_options = copy
-
-
-def _carry_pool(
-    client: ByokClientMixin,
-    api_keys: Iterable[str | Key] | None,
-    key_pool: KeyPool | None,
-    extra: Mapping[str, Any],
-) -> dict[str, Any]:
-    """The keyword arguments that give a copy its pool: the new one if given, else the original's."""
-    if api_keys is not None or key_pool is not None:
-        return {**extra, "api_keys": api_keys, "key_pool": key_pool}
-    if client.key_pool is not None:
-        return {**extra, "key_pool": client.key_pool}
-    return dict(extra)
-
-
-_C = TypeVar("_C", bound=ByokClientMixin)
-
-
-def _passthrough_stays(original: ByokClientMixin, copied: _C, extra: Mapping[str, Any]) -> _C:
-    # A copy of a passthrough client stays passthrough even if key env variables appeared since.
-    if original.key_pool is None and "key_pool" not in extra:
-        copied.key_pool = None
-    return copied

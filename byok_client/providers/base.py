@@ -7,18 +7,20 @@ import json
 import re
 import time
 from collections.abc import Mapping, MutableMapping
-from typing import Any, ClassVar
+from typing import Any
 
 from .._keys import Key
-from .._policy import Verdict
+from .._policy import Failure, Verdict
 
 __all__ = [
     "CREDENTIAL_HEADERS",
     "PLACEHOLDER_KEY",
+    "QUOTA_AFTER",
     "Provider",
     "json_body",
     "parse_duration",
     "parse_retry_after",
+    "rate_limit",
 ]
 
 # Every header an SDK may carry a key in. We replace the one the SDK used and drop the others.
@@ -78,26 +80,51 @@ def json_body(body: bytes) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-class Provider:
-    """A provider's specifics. Subclasses set the class attributes and implement ``classify``."""
+QUOTA_AFTER = 3600.0
+"""A rate limit that resets this far away is a quota: retrying soon cannot help (Azure's "retry after 86400")."""
 
-    name: ClassVar[str] = ""
-    env_list: ClassVar[tuple[str, ...]] = ()
+
+def rate_limit(retry_after: float | None, reason: str = "rate limited") -> Verdict:
+    """A rate-limit verdict, or a quota verdict when the reset is an hour or more away."""
+    if retry_after is not None and retry_after >= QUOTA_AFTER:
+        return Verdict(Failure.QUOTA_EXHAUSTED, retry_after, f"{reason} for {retry_after:.0f} s")
+    return Verdict(Failure.RATE_LIMITED, retry_after, reason)
+
+
+class Provider:
+    """A provider's specifics. Subclasses set the attributes and implement ``classify``."""
+
+    name: str = ""
+    env_list: tuple[str, ...] = ()
     """Env vars holding a comma- or newline-separated key list, in precedence order."""
-    env_numbered: ClassVar[tuple[str, ...]] = ()
+    env_numbered: tuple[str, ...] = ()
     """Prefixes of numbered env vars (``OPENAI_API_KEY_`` → ``OPENAI_API_KEY_1``, ``_2``, ...)."""
-    default_header: ClassVar[str] = "authorization"
+    default_header: str = "authorization"
+    """Where the key goes when the SDK put no credential header on the request."""
+    exclusive_header: bool = False
+    """Always use ``default_header``, moving the SDK's credential there (Azure's ``api-key``)."""
+
+    pins_sessions: bool = False
+    """Whether some requests must go out with the key an earlier request used (resumable uploads)."""
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
         """Read a failed response (status >= 400). ``headers`` must answer lower-case names."""
         raise NotImplementedError
 
+    def pinned_key(self, url: str) -> Key | None:
+        """The key a request to ``url`` must use, without failover (only when ``pins_sessions``)."""
+        return None
+
+    def on_success(self, headers: Mapping[str, str], key: Key) -> None:
+        """Called with each successful response's headers and the key that got it."""
+
     def inject(self, headers: MutableMapping[str, str], key: Key) -> None:
         """Put ``key`` where the SDK put its own credential, and make sure no second credential goes out."""
         used = [name for name in CREDENTIAL_HEADERS if name in headers]
-        target = used[0] if used else self.default_header
-        for name in used[1:]:
-            del headers[name]
+        target = self.default_header if self.exclusive_header or not used else used[0]
+        for name in used:
+            if name != target:
+                del headers[name]
         value = key.get_secret_value()
         headers[target] = f"Bearer {value}" if target == "authorization" else value
 
@@ -105,7 +132,7 @@ class Provider:
         """Remove our placeholder credential from a request that goes out without a managed key."""
         for name in CREDENTIAL_HEADERS:
             value = headers.get(name)
-            if value is not None and value.removeprefix("Bearer ") == PLACEHOLDER_KEY:
+            if value is not None and value.removeprefix("Bearer ").startswith(PLACEHOLDER_KEY):
                 del headers[name]
 
     def __repr__(self) -> str:

@@ -1,30 +1,43 @@
-"""OpenAI and OpenAI-compatible APIs: Bearer auth, ``{"error": {...}}`` bodies, ``x-ratelimit-*`` headers."""
+"""OpenAI and OpenAI-compatible APIs: Bearer auth, ``{"error": {...}}`` bodies, ``x-ratelimit-*`` headers.
+
+Azure OpenAI and the OpenAI-compatible hosts (Groq, DeepSeek, Mistral, Together, OpenRouter, Ollama) are recognised
+by the client's base URL; each has its own key env variables. Any other host (vLLM, a proxy) is treated as OpenAI.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from .._policy import Failure, Verdict
-from .base import Provider, json_body, parse_duration, parse_retry_after
+from .base import Provider, json_body, parse_duration, parse_retry_after, rate_limit
 
-__all__ = ["OpenAIProvider"]
+__all__ = ["COMPATIBLE", "AzureOpenAIProvider", "CompatibleHost", "OpenAIProvider", "openai_provider_for"]
 
 QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"})
+RATE_LIMIT_CODES = frozenset({"rate_limit_exceeded", "slow_down"})
+# Phrases read only when status, code and headers leave the question open.
+_TRY_AGAIN = re.compile(r"try again in ((?:\d+(?:\.\d+)?(?:ms|h|m|s))+)", re.IGNORECASE)
+_OVER_LIMIT = re.compile(r"Limit (\d+), Used (\d+), Requested ~?(\d+)")
+_PER_DAY = re.compile(r"per[- ]day", re.IGNORECASE)
 INVALID_KEY_CODES = frozenset({"invalid_api_key", "account_deactivated", "api_key_revoked", "invalid_authentication"})
 
 
-def error_codes(body: bytes) -> frozenset[str]:
-    """The ``code`` and ``type`` of an OpenAI-shaped error body (lower-case)."""
+def error_fields(body: bytes) -> tuple[frozenset[str], str]:
+    """The ``code``/``type`` values (lower-case) and the message of an OpenAI-shaped error body."""
     data = json_body(body)
     error = data.get("error") if data else None
     if not isinstance(error, dict):
-        return frozenset()
-    return frozenset(str(error[f]).lower() for f in ("code", "type") if isinstance(error.get(f), str))
+        return frozenset(), ""
+    codes = frozenset(str(error[f]).lower() for f in ("code", "type") if isinstance(error.get(f), str))
+    message = error.get("message")
+    return codes, message if isinstance(message, str) else ""
 
 
 def openai_reset(headers: Mapping[str, str]) -> float | None:
     """When a rate-limited key is usable again: ``retry-after-ms``, ``retry-after``, then the
-    ``x-ratelimit-reset-*`` of the exhausted limit (both present and neither at 0: the later one)."""
+    ``x-ratelimit-reset-*`` of the exhausted limit (none at 0: the later reset)."""
     explicit = parse_retry_after(headers)
     if explicit is not None:
         return explicit
@@ -44,20 +57,100 @@ def openai_reset(headers: Mapping[str, str]) -> float | None:
 
 
 class OpenAIProvider(Provider):
-    """OpenAI's API and the many that copy its shapes (Groq, DeepSeek, Mistral, Together, OpenRouter, vLLM)."""
+    """OpenAI's API and the many that copy its shapes."""
 
-    name = "openai"
-    env_list = ("OPENAI_API_KEYS",)
-    env_numbered = ("OPENAI_API_KEY_",)
+    def __init__(self, name: str = "openai", env_prefix: str = "OPENAI") -> None:
+        self.name = name
+        self.env_list = (f"{env_prefix}_API_KEYS",)
+        self.env_numbered = (f"{env_prefix}_API_KEY_",)
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
-        codes = error_codes(body)
+        codes, message = error_fields(body)
         if status == 402 or (status in (400, 403, 429) and codes & QUOTA_CODES):
             return Verdict(Failure.QUOTA_EXHAUSTED, None, "quota exhausted")
-        if status == 429:
-            return Verdict(Failure.RATE_LIMITED, openai_reset(headers), "rate limited")
+        if status == 429 or (status == 503 and codes & RATE_LIMIT_CODES):
+            return self._rate_limited(headers, message)
         if status == 401 or (status == 403 and codes & INVALID_KEY_CODES):
             return Verdict(Failure.INVALID_KEY, None, f"HTTP {status} {'/'.join(sorted(codes)) or 'unauthorized'}")
         if status >= 500:
             return Verdict(Failure.SERVER_ERROR, None, f"HTTP {status}")
         return Verdict(Failure.CLIENT_ERROR, None, f"HTTP {status}")
+
+    @staticmethod
+    def _rate_limited(headers: Mapping[str, str], message: str) -> Verdict:
+        over = _OVER_LIMIT.search(message)
+        if over and int(over.group(3)) > int(over.group(1)):
+            # One request larger than the key's whole limit (Groq): waiting cannot help, the request is the problem.
+            return Verdict(Failure.CLIENT_ERROR, None, "request exceeds the rate limit itself")
+        reset = openai_reset(headers)
+        if reset is None and (match := _TRY_AGAIN.search(message)):
+            reset = parse_duration(match.group(1))
+        if reset is None and _PER_DAY.search(message):
+            return Verdict(Failure.QUOTA_EXHAUSTED, None, "daily limit reached")
+        return rate_limit(reset)
+
+
+_AZURE_RETRY = re.compile(r"(?:retry after|try again in) (\d+(?:\.\d+)?) seconds?", re.IGNORECASE)
+_AZURE_QUOTA = "out of call volume quota"
+
+
+class AzureOpenAIProvider(OpenAIProvider):
+    """Azure OpenAI: the key goes in ``api-key``; errors carry ``code`` as a string ("429", "401") and the wait
+    is often only in the message ("Please retry after 6 seconds")."""
+
+    default_header = "api-key"
+    exclusive_header = True
+
+    def __init__(self) -> None:
+        super().__init__("azure-openai", "AZURE_OPENAI")
+
+    def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
+        _, message = error_fields(body)
+        if not message:
+            data = json_body(body)
+            message = str(data.get("message", "")) if data else ""
+        if status == 403 and _AZURE_QUOTA in message.lower():
+            return Verdict(Failure.QUOTA_EXHAUSTED, None, "out of call volume quota")
+        if status == 429 and openai_reset(headers) is None and (match := _AZURE_RETRY.search(message)):
+            return rate_limit(float(match.group(1)))
+        return super().classify(status, headers, body)
+
+
+@dataclass(frozen=True, slots=True)
+class CompatibleHost:
+    """An OpenAI-compatible provider recognised by its API host (or, for local servers, its usual port)."""
+
+    name: str
+    env_prefix: str
+    hosts: tuple[str, ...]
+    base_url: str
+    port: int | None = None
+
+    def matches(self, host: str, port: int | None) -> bool:
+        return any(host == h or host.endswith("." + h) for h in self.hosts) or (
+            self.port is not None and port == self.port
+        )
+
+
+COMPATIBLE: tuple[CompatibleHost, ...] = (
+    CompatibleHost("groq", "GROQ", ("api.groq.com",), "https://api.groq.com/openai/v1"),
+    CompatibleHost("deepseek", "DEEPSEEK", ("api.deepseek.com",), "https://api.deepseek.com"),
+    CompatibleHost("mistral", "MISTRAL", ("api.mistral.ai",), "https://api.mistral.ai/v1"),
+    CompatibleHost("together", "TOGETHER", ("api.together.xyz", "api.together.ai"), "https://api.together.xyz/v1"),
+    CompatibleHost("openrouter", "OPENROUTER", ("openrouter.ai",), "https://openrouter.ai/api/v1"),
+    CompatibleHost("ollama", "OLLAMA", (), "http://localhost:11434/v1", port=11434),
+)
+_AZURE_HOSTS = ("openai.azure.com", "cognitiveservices.azure.com", "services.ai.azure.com")
+_PROVIDERS: dict[str, OpenAIProvider] = {"openai": OpenAIProvider(), "azure-openai": AzureOpenAIProvider()}
+_PROVIDERS.update({c.name: OpenAIProvider(c.name, c.env_prefix) for c in COMPATIBLE})
+
+
+def openai_provider_for(host: str, port: int | None = None) -> OpenAIProvider:
+    """The provider for an OpenAI-SDK base URL's host: Azure, a known compatible host, else OpenAI."""
+    host = host.lower()
+    if any(host == h or host.endswith("." + h) for h in _AZURE_HOSTS):
+        return _PROVIDERS["azure-openai"]
+    for compatible in COMPATIBLE:
+        if compatible.matches(host, port):
+            return _PROVIDERS[compatible.name]
+    return _PROVIDERS["openai"]

@@ -771,6 +771,8 @@ class MockProvider:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._keys: dict[str, _Key] = {}
+        # resumable uploads (Gemini): upload_id -> [label of the key that started it, bytes received]
+        self._uploads: dict[str, list[Any]] = {}
         self._records: list[RecordedRequest] = []
         self._connections = 0
         self._open: set[_Connection] = set()
@@ -929,6 +931,7 @@ class MockProvider:
         with self._lock:
             self._keys.clear()
             self._records.clear()
+            self._uploads.clear()
             self._connections = 0
 
     @property
@@ -961,6 +964,9 @@ class MockProvider:
         path, _, query = target.partition("?")
         provider = _provider_of(path, headers, query)
         credential = _credential(headers, query)
+        if path.startswith("/upload/") and "upload_id=" in query:
+            self._upload_chunk(conn, path, query, headers, credential, body, not keep_alive)
+            return
         behaviour: Behaviour | None = None
         with self._lock:
             if ncred > 1:
@@ -992,6 +998,58 @@ class MockProvider:
             return
         conn._send(*error, close=close)
 
+    def _upload_start(self, path: str, label: str) -> _Answer:
+        with self._lock:
+            upload_id = f"up{len(self._uploads) + 1}"
+            self._uploads[upload_id] = [label, 0]
+        upload_url = f"{self.url}{path}?upload_id={upload_id}&upload_protocol=resumable"
+        return 200, [_GOOGLE_JSON_HEADER, ("x-goog-upload-url", upload_url), ("x-goog-upload-status", "active")], b"{}"
+
+    def _upload_chunk(
+        self,
+        conn: _Connection,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        credential: str | None,
+        body: bytes,
+        close: bool,
+    ) -> None:
+        """A chunk of a Gemini resumable upload. The upload URL authorises it; a chunk sent with a different key
+        than the one that started the session is refused (a session never changes keys)."""
+        upload_id = parse_qs(query).get("upload_id", [""])[0]
+        with self._lock:
+            session = self._uploads.get(upload_id)
+            state = self._keys.get(credential) if credential is not None else None
+            label = state.label if state is not None else (NO_KEY_LABEL if credential is None else UNKNOWN_KEY_LABEL)
+            self._records.append(RecordedRequest(label, "POST", path, query, headers, body, GEMINI))
+            if session is not None and credential is not None and label != session[0]:
+                session = None
+            elif session is not None:
+                session[1] += len(body)
+        if session is None:
+            message = "Upload session not found or started with another key."
+            conn._send(
+                400,
+                [_GOOGLE_JSON_HEADER],
+                _dumps({"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}),
+                close=close,
+            )
+            return
+        command = headers.get("x-goog-upload-command", "")
+        if "finalize" not in command:
+            conn._send(200, [("x-goog-upload-status", "active")], b"", close=close)
+            return
+        file = {
+            "name": f"files/{upload_id}",
+            "displayName": f"uploaded by {session[0]}",
+            "mimeType": "text/plain",
+            "sizeBytes": str(session[1]),
+            "state": "ACTIVE",
+            "uri": f"{self.url}/v1beta/files/{upload_id}",
+        }
+        conn._send(200, [_GOOGLE_JSON_HEADER, ("x-goog-upload-status", "final")], _dumps({"file": file}), close=close)
+
     def _answer(
         self,
         conn: _Connection,
@@ -1022,6 +1080,8 @@ class MockProvider:
                 answer = _route_openai(method, path, headers, body, text)
             elif provider == ANTHROPIC:
                 answer = _route_anthropic(method, path, body, text)
+            elif path.startswith("/upload/") and "start" in headers.get("x-goog-upload-command", ""):
+                answer = self._upload_start(path, label)
             else:
                 answer = _route_gemini(method, path, query, body, text)
             if answer is None:

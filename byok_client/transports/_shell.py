@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .._failover import EXTENSION, Binding, Failover, GiveUp, origin_of
+from .._failover import EXTENSION, TOKEN_PREFIX, Binding, Failover, GiveUp, binding_for_token, origin_of
 from .._keys import Key
 from .._policy import Observation
+from ..providers.base import CREDENTIAL_HEADERS
 
 __all__ = ["AsyncShell", "SyncShell"]
 
@@ -18,12 +19,22 @@ def _binding_for(request: Any) -> Binding | None:
     """The request's binding if a managed key may go to its origin; strips our placeholder otherwise."""
     binding: Binding | None = request.extensions.get(EXTENSION)
     if binding is None:
-        return None
+        binding = _token_binding(request.headers)
+        if binding is None:
+            return None
     url = request.url
     if origin_of(url.scheme, url.host, url.port) != binding.origin:
         binding.provider.strip_placeholder(request.headers)
         return None
     return binding
+
+
+def _token_binding(headers: Any) -> Binding | None:
+    for name in CREDENTIAL_HEADERS:
+        value = headers.get(name)
+        if value is not None and TOKEN_PREFIX in value:
+            return binding_for_token(value)
+    return None
 
 
 class _Shell:
@@ -54,7 +65,13 @@ class _Shell:
                 body = b""
         return Observation(response.status_code, response.headers, body)
 
-    def _give_back(self, response: Any, raw: bytes, step: GiveUp) -> Any:
+    def _give_back(self, response: Any, raw: bytes, step: GiveUp, key: Key) -> Any:
+        secret = key.get_secret_value().encode()
+        if secret in raw and response.headers.get("content-encoding", "identity").lower() == "identity":
+            # Some providers echo the key in error bodies (Gemini); the SDK would put it in its exception text.
+            raw = raw.replace(secret, key.label.encode())
+            if "content-length" in response.headers:
+                response.headers["content-length"] = str(len(raw))
         response.stream = self._byte_stream(raw)
         for name, value in step.headers.items():
             response.headers[name] = value
@@ -72,6 +89,9 @@ class SyncShell(_Shell):
         binding = _binding_for(request)
         if binding is None:
             return self._inner.handle_request(request)
+        if binding.provider.pins_sessions and (pinned := binding.provider.pinned_key(str(request.url))):
+            self._inject(binding, request, pinned)
+            return self._inner.handle_request(request)  # a session's key never changes mid-session
         request.read()  # so the body can be sent again with the next key
         flow = Failover(binding.pool, binding.provider)
         key = flow.first()
@@ -85,7 +105,7 @@ class SyncShell(_Shell):
             raw = _drain(response.stream, limit)
             step = flow.failed(self._observe(response, raw))
             if isinstance(step, GiveUp):
-                return self._give_back(response, raw, step)
+                return self._give_back(response, raw, step, key)
             key = step
 
     def close(self) -> None:
@@ -98,6 +118,9 @@ class AsyncShell(_Shell):
     async def handle_async_request(self, request: Any) -> Any:
         binding = _binding_for(request)
         if binding is None:
+            return await self._inner.handle_async_request(request)
+        if binding.provider.pins_sessions and (pinned := binding.provider.pinned_key(str(request.url))):
+            self._inject(binding, request, pinned)
             return await self._inner.handle_async_request(request)
         await request.aread()
         flow = Failover(binding.pool, binding.provider)
@@ -112,7 +135,7 @@ class AsyncShell(_Shell):
             raw = await _adrain(response.stream, limit)
             step = flow.failed(self._observe(response, raw))
             if isinstance(step, GiveUp):
-                return self._give_back(response, raw, step)
+                return self._give_back(response, raw, step, key)
             key = step
 
     async def aclose(self) -> None:

@@ -1,0 +1,144 @@
+"""``from byok_client import genai``: ``genai.Client`` is ``google.genai.Client`` with a managed key pool.
+
+``genai.types`` and ``genai.errors`` are google-genai's own modules, so code written for ``from google import
+genai`` keeps working after changing only the import.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import weakref
+from collections.abc import Iterable
+from typing import Any
+
+from google import genai as _genai
+from google.genai import errors, types
+from google.genai._api_client import BaseApiClient, _get_http_client_backend
+from google.genai.client import DebugConfig
+
+from ._failover import TOKEN_PREFIX, Binding, origin_of, register_token, unregister_token
+from ._keys import Key
+from ._pool import KeyPool
+from .clients._common import ByokClientMixin, make_pool, resolve_keys
+from .providers.gemini import GeminiProvider
+from .transports import httpx as legacy_shell
+from .transports import httpx2 as httpx2_shell
+
+__all__ = ["Client", "errors", "types"]
+
+_PROVIDER = GeminiProvider()
+_TRANSPORT_ARGS = ("verify", "cert", "trust_env", "http1", "http2", "limits")
+
+
+def _vertex_mode(enterprise: bool | None, vertexai: bool | None) -> bool:
+    chosen = enterprise if enterprise is not None else vertexai
+    if chosen is None:
+        chosen = os.environ.get("GOOGLE_GENAI_USE_VERTEXAI", "").lower() in ("1", "true")
+    return bool(chosen)
+
+
+def _with_transports(http_options: types.HttpOptions | types.HttpOptionsDict | None) -> types.HttpOptions:
+    """A copy of the user's http options whose sync and async client args carry our transport.
+
+    Setting the async transport also keeps google-genai on httpx2 instead of aiohttp, which would bypass us.
+    The inner transports are built from the same args (TLS context included) google-genai would use.
+    """
+    if isinstance(http_options, types.HttpOptions):
+        options = http_options.model_copy()
+    else:
+        options = types.HttpOptions.model_validate(http_options or {})
+    if options.httpx_client is not None and options.httpx_async_client is not None:
+        return options  # the user's clients: wrapped after construction
+    legacy = _get_http_client_backend(options) == "httpx"
+    shell: Any = legacy_shell if legacy else httpx2_shell
+    module: Any = shell.httpx if legacy else shell.httpx2
+    sync_args, async_args = BaseApiClient._ensure_httpx_ssl_ctx(options)
+    sync_args, async_args = dict(sync_args or {}), dict(async_args or {})
+    if options.httpx_client is None:
+        inner = sync_args.get("transport") or module.HTTPTransport(
+            **{k: sync_args[k] for k in _TRANSPORT_ARGS if k in sync_args}
+        )
+        options.client_args = {**sync_args, "transport": shell.KeyInjectingTransport(inner)}
+    if options.httpx_async_client is None:
+        inner = async_args.get("transport") or module.AsyncHTTPTransport(
+            **{k: async_args[k] for k in _TRANSPORT_ARGS if k in async_args}
+        )
+        options.async_client_args = {**async_args, "transport": shell.AsyncKeyInjectingTransport(inner)}
+    return options
+
+
+def _install(http_client: Any) -> None:
+    """Wrap every transport of an httpx or httpx2 client (proxy mounts included); idempotent."""
+    import httpx
+    import httpx2
+
+    if isinstance(http_client, httpx2.Client):
+        httpx2_shell.install(http_client)
+    elif isinstance(http_client, httpx2.AsyncClient):
+        httpx2_shell.install_async(http_client)
+    elif isinstance(http_client, httpx.Client):
+        legacy_shell.install(http_client)
+    elif isinstance(http_client, httpx.AsyncClient):
+        legacy_shell.install_async(http_client)
+
+
+class Client(ByokClientMixin, _genai.Client):
+    """``google.genai.Client`` with a pool of API keys, injected and failed over per request, sync and async
+    (``client.aio``), also when aiohttp is installed.
+
+    Takes every ``google.genai.Client`` argument plus ``api_keys`` or ``key_pool``; with neither, keys come from
+    ``GEMINI_API_KEYS`` / ``GOOGLE_API_KEYS`` or ``GEMINI_API_KEY_1..N`` / ``GOOGLE_API_KEY_1..N``. With no keys, or
+    in Vertex AI mode without ``api_keys``, the client behaves exactly like ``google.genai.Client``. Whatever the
+    user put in ``http_options`` is kept. Raises ``ByokConfigError`` for invalid keys.
+    """
+
+    def __init__(
+        self,
+        *,
+        enterprise: bool | None = None,
+        vertexai: bool | None = None,
+        api_key: str | None = None,
+        credentials: Any = None,
+        project: str | None = None,
+        location: str | None = None,
+        debug_config: DebugConfig | None = None,
+        http_options: types.HttpOptions | types.HttpOptionsDict | None = None,
+        api_keys: Iterable[str | Key] | None = None,
+        key_pool: KeyPool | None = None,
+    ) -> None:
+        self._byok_provider = _PROVIDER
+        self._byok_binding = None
+        explicit = api_keys is not None or key_pool is not None
+        resolved = None
+        if explicit or not _vertex_mode(enterprise, vertexai):
+            resolved = resolve_keys(_PROVIDER, api_keys, key_pool)
+        token: str | None = None
+        if resolved is not None:
+            token = TOKEN_PREFIX + secrets.token_hex(12)
+            api_key = token
+            http_options = _with_transports(http_options)
+        super().__init__(
+            enterprise=enterprise,
+            vertexai=vertexai,
+            api_key=api_key,
+            credentials=credentials,
+            project=project,
+            location=location,
+            debug_config=debug_config,
+            http_options=http_options,
+        )
+        self.key_pool = None
+        if resolved is None or token is None:
+            return
+        api_client: Any = self._api_client
+        base = types.HttpOptions.model_validate(api_client._http_options).base_url or ""
+        import httpx2
+
+        url = httpx2.URL(base)
+        self.key_pool = make_pool(resolved, _PROVIDER, url)
+        assert self.key_pool is not None
+        register_token(token, Binding(self.key_pool, _PROVIDER, origin_of(url.scheme, url.host, url.port)))
+        weakref.finalize(self, unregister_token, token)
+        _install(getattr(api_client, "_httpx_client", None))
+        _install(getattr(api_client, "_async_httpx_client", None))
