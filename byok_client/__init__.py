@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from . import genai
     from .clients.anthropic import Anthropic, AsyncAnthropic
     from .clients.openai import AsyncOpenAI, OpenAI
+    from .settings import Settings
 
 __version__ = "0.1.0"
 
@@ -37,6 +38,7 @@ __all__ = [
     "MissingDependencyError",
     "NoUsableKeyError",
     "OpenAI",
+    "Settings",
     "Verdict",
     "__version__",
     "genai",
@@ -49,6 +51,7 @@ _LAZY: dict[str, tuple[str, str, str]] = {
     "Anthropic": ("byok_client.clients.anthropic", "anthropic", "anthropic"),
     "AsyncAnthropic": ("byok_client.clients.anthropic", "anthropic", "anthropic"),
     "genai": ("byok_client.genai", "google", "google"),
+    "Settings": ("byok_client.settings", "pydantic_settings", "settings"),
 }
 
 

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import heapq
+import logging
+import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from ._errors import ByokConfigError
 from ._keys import Key
 from ._policy import FailoverPolicy, Failure, Verdict
+from .sources.base import KeySource
 
 __all__ = ["KeyPool", "KeyStatus"]
 
+log = logging.getLogger("byok_client")
+
 Clock = Callable[[], float]
+FileSignature = tuple[int, int] | None
 KeyStateName = Literal["ready", "cooling", "disabled"]
 
 # One lock for all health and selection state. Critical sections are a few dict/heap operations and never
@@ -86,22 +93,35 @@ class KeyPool:
     keys are disabled until ``reload()``. A pool is safe to share between threads, asyncio tasks and clients:
     pass it as ``key_pool=`` to share one pool (and its health) between clients.
 
+    Keys come either as ``keys`` or from ``sources`` (``byok_client.sources``: env, files, secret stores,
+    callables): a pool of sources re-reads them on ``reload()``, when a watched file changes (checked at most once per
+    ``check_interval`` seconds, on the request path) and every source's ``refresh_interval``. A refresh that fails
+    keeps the previous keys and logs the error; it never empties the pool.
+
     ``clock`` is a monotonic seconds clock (injectable for tests). ``scope`` is set by the clients so that pools of
     the same provider and base URL share each key's health; a pool built by hand keeps its own.
 
-    Raises ``ByokConfigError`` for an empty or duplicated key, or a key that is not a ``str`` or ``Key``.
+    Raises ``ByokConfigError`` for an empty or duplicated key, a key that is not a ``str`` or ``Key``, or sources
+    that fail or yield no key.
     """
 
     def __init__(
         self,
-        keys: Iterable[str | Key],
+        keys: Iterable[str | Key] | None = None,
         *,
+        sources: Sequence[KeySource] | None = None,
         policy: FailoverPolicy | None = None,
         clock: Clock = time.monotonic,
         scope: str | None = None,
+        check_interval: float = 1.0,
+        _loaded: list[Key] | None = None,
     ) -> None:
         if isinstance(keys, str | Key):
             raise ByokConfigError("KeyPool takes a sequence of keys, not a single key: KeyPool([key])")
+        if (keys is None) == (sources is None):
+            raise ByokConfigError("KeyPool takes either keys or sources=")
+        if sources is not None and not all(isinstance(s, KeySource) for s in sources):
+            raise ByokConfigError("sources must be byok_client.sources.KeySource instances")
         if policy is not None and not isinstance(policy, FailoverPolicy):
             raise ByokConfigError(f"policy must be a FailoverPolicy, not {type(policy).__name__}")
         self._policy = policy or FailoverPolicy()
@@ -111,7 +131,44 @@ class KeyPool:
         self._ready: list[int] = []
         self._queued: list[bool] = []
         self._cooling: list[tuple[float, int]] = []
-        self._install(_coerce_keys(keys), keep={})
+        self._sources: tuple[KeySource, ...] = tuple(sources or ())
+        self._check_interval = check_interval
+        self._next_check = clock() + check_interval
+        intervals = [s.refresh_interval for s in self._sources if s.refresh_interval]
+        self._refresh_interval: float | None = min(intervals) if intervals else None
+        self._next_timed = clock() + (self._refresh_interval or 0.0)
+        self._files: dict[str, FileSignature] = {}
+        self._refreshing = threading.Lock()
+        if keys is not None:
+            initial = _coerce_keys(keys)
+        elif _loaded is not None:
+            initial = self._checked(_loaded)
+            self._watch(self._signatures())
+        else:
+            initial = self._load_sources()
+        self._install(initial, keep={})
+
+    @classmethod
+    async def acreate(
+        cls,
+        *,
+        sources: Sequence[KeySource],
+        policy: FailoverPolicy | None = None,
+        clock: Clock = time.monotonic,
+        scope: str | None = None,
+        check_interval: float = 1.0,
+    ) -> KeyPool:
+        """A pool of ``sources`` built inside an event loop: async sources are awaited, files read off the loop."""
+        loaded = [key for source in sources for key in await source.aload()]
+        return await asyncio.to_thread(
+            cls,
+            sources=sources,
+            policy=policy,
+            clock=clock,
+            scope=scope,
+            check_interval=check_interval,
+            _loaded=loaded,
+        )
 
     # -- public ---------------------------------------------------------------------------------------------
     @property
@@ -158,18 +215,103 @@ class KeyPool:
                     return _status(e, now)
         raise KeyError(key if isinstance(key, str) else key.label)
 
-    def reload(self, keys: Iterable[str | Key]) -> None:
-        """Replace the keys atomically. Keys that stay (same value) keep their counters and cooldowns and are
-        enabled again; new keys take their place in order; removed keys are never picked again. Requests in
-        flight finish with the key they have. Raises ``ByokConfigError`` (and keeps the old keys) on bad input.
+    @property
+    def sources(self) -> tuple[KeySource, ...]:
+        """Where the keys come from (empty for a pool of fixed keys)."""
+        return self._sources
+
+    def reload(self, keys: Iterable[str | Key] | None = None) -> None:
+        """Replace the keys atomically: with ``keys``, or by re-reading the sources. Keys that stay (same value)
+        keep their counters and cooldowns and are enabled again; new keys take their place in order; removed keys
+        are never picked again. Requests in flight finish with the key they have. Raises ``ByokConfigError`` (and
+        keeps the old keys) on bad input or when the sources fail or yield no key.
         """
-        new_keys = _coerce_keys(keys)
+        self._apply(_coerce_keys(keys) if keys is not None else self._load_sources(), enable=True)
+
+    async def areload(self) -> None:
+        """``reload()`` from the sources without blocking the event loop."""
+        self._apply(await self._aload_sources(), enable=True)
+
+    def refresh_if_due(self) -> None:
+        """Re-read the sources if a watched file changed or a refresh interval passed (checked at most once per
+        ``check_interval``). Errors are logged and the previous keys kept. Called by the transports per request."""
+        if not self._sources or self._clock() < self._next_check:
+            return
+        if not self._refreshing.acquire(blocking=False):
+            return  # another thread is checking; this request uses the keys as they are
+        try:
+            if self._should_reload():
+                try:
+                    self._apply(self._load_sources())
+                except ByokConfigError as exc:
+                    log.error("key reload failed, keeping the %d previous keys: %s", len(self._entries), exc)
+        finally:
+            self._refreshing.release()
+
+    async def arefresh_if_due(self) -> None:
+        """``refresh_if_due()`` for the event loop: file checks and reads run in a worker thread."""
+        if not self._sources or self._clock() < self._next_check:
+            return
+        if not self._refreshing.acquire(blocking=False):
+            return
+        try:
+            if await asyncio.to_thread(self._should_reload):
+                try:
+                    self._apply(await self._aload_sources())
+                except ByokConfigError as exc:
+                    log.error("key reload failed, keeping the %d previous keys: %s", len(self._entries), exc)
+        finally:
+            self._refreshing.release()
+
+    # -- sources ------------------------------------------------------------------------------------------------
+    def _should_reload(self) -> bool:
+        now = self._clock()
+        self._next_check = now + self._check_interval
+        if self._refresh_interval is not None and now >= self._next_timed:
+            return True
+        return any(_signature(path) != sig for path, sig in self._files.items())
+
+    def _signatures(self) -> dict[str, FileSignature]:
+        return {str(f): _signature(str(f)) for s in self._sources for f in s.watched_files()}
+
+    def _watch(self, before: dict[str, FileSignature]) -> None:
+        """Remember the files to watch: known ones as they were before the read (so a change during the read is
+        seen next time), files the read just learned of (a config's secret files) as they are now."""
+        self._files = {path: before.get(path, sig) for path, sig in self._signatures().items()}
+        if self._refresh_interval is not None:
+            self._next_timed = self._clock() + self._refresh_interval
+
+    def _load_sources(self) -> list[Key]:
+        before = self._signatures()
+        keys = self._checked([key for source in self._sources for key in source.load()])
+        self._watch(before)
+        return keys
+
+    async def _aload_sources(self) -> list[Key]:
+        before = await asyncio.to_thread(self._signatures)
+        keys = self._checked([key for source in self._sources for key in await source.aload()])
+        await asyncio.to_thread(self._watch, before)
+        return keys
+
+    def _checked(self, keys: list[Key]) -> list[Key]:
+        if not keys:
+            names = ", ".join(s.name for s in self._sources)
+            raise ByokConfigError(f"the key sources returned no keys ({names})")
+        return _coerce_keys(keys)
+
+    def _apply(self, new_keys: list[Key], enable: bool = False) -> None:
+        """Install ``new_keys``; ``enable`` re-enables disabled keys that stay (an explicit reload). An automatic
+        refresh keeps them disabled: the same value was revoked a minute ago, and still is."""
         with _LOCK:
             keep = {e.key: e.health for e in self._entries}
-        self._install(new_keys, keep=keep)
+            before = [e.key.label for e in self._entries]
+        self._install(new_keys, keep=keep, enable=enable)
+        after = [k.label for k in new_keys]
+        if before != after:
+            log.info("keys reloaded: %d keys (%s)", len(after), ", ".join(after))
 
     # -- used by the failover flow ----------------------------------------------------------------------------
-    def _install(self, keys: list[Key], keep: dict[Key, _Health]) -> None:
+    def _install(self, keys: list[Key], keep: dict[Key, _Health], enable: bool = False) -> None:
         entries = []
         for index, key in enumerate(keys):
             health = keep.get(key)
@@ -180,7 +322,8 @@ class KeyPool:
                     health = _SHARED_HEALTH.setdefault(shared_id, _Health())
             if health is None:
                 health = _Health()
-            health.disabled_reason = None if key in keep else health.disabled_reason
+            if enable and key in keep:
+                health.disabled_reason = None
             entries.append(_Entry(key, health, index))
         with _LOCK:
             self._entries = tuple(entries)
@@ -287,6 +430,14 @@ class KeyPool:
     def _disabled(self) -> list[tuple[str, str]]:
         with _LOCK:
             return [(e.key.label, e.health.disabled_reason or "") for e in self._entries]
+
+
+def _signature(path: str) -> FileSignature:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
 
 
 def _coerce_keys(keys: Iterable[str | Key]) -> list[Key]:

@@ -20,8 +20,9 @@ from google.genai.client import DebugConfig
 from ._failover import TOKEN_PREFIX, Binding, origin_of, register_token, unregister_token
 from ._keys import Key
 from ._pool import KeyPool
-from .clients._common import ByokClientMixin, make_pool, resolve_keys
+from .clients._common import ByokClientMixin, ConfigPath, make_pool, resolve_keys
 from .providers.gemini import GeminiProvider
+from .settings import Settings
 from .transports import httpx as legacy_shell
 from .transports import httpx2 as httpx2_shell
 
@@ -87,8 +88,9 @@ class Client(ByokClientMixin, _genai.Client):
     """``google.genai.Client`` with a pool of API keys, injected and failed over per request, sync and async
     (``client.aio``), also when aiohttp is installed.
 
-    Takes every ``google.genai.Client`` argument plus ``api_keys`` or ``key_pool``; with neither, keys come from
-    ``GEMINI_API_KEYS`` / ``GOOGLE_API_KEYS`` or ``GEMINI_API_KEY_1..N`` / ``GOOGLE_API_KEY_1..N``. With no keys, or
+    Takes every ``google.genai.Client`` argument plus ``api_keys`` or ``key_pool``, ``settings`` and ``config``;
+    without them, keys come from ``BYOK_GEMINI__API_KEYS``, ``BYOK_CONFIG``, then ``GEMINI_API_KEYS`` /
+    ``GOOGLE_API_KEYS`` or ``GEMINI_API_KEY_1..N`` / ``GOOGLE_API_KEY_1..N``. With no keys, or
     in Vertex AI mode without ``api_keys``, the client behaves exactly like ``google.genai.Client``. Whatever the
     user put in ``http_options`` is kept. Raises ``ByokConfigError`` for invalid keys.
     """
@@ -106,13 +108,15 @@ class Client(ByokClientMixin, _genai.Client):
         http_options: types.HttpOptions | types.HttpOptionsDict | None = None,
         api_keys: Iterable[str | Key] | None = None,
         key_pool: KeyPool | None = None,
+        settings: Settings | None = None,
+        config: ConfigPath | None = None,
     ) -> None:
         self._byok_provider = _PROVIDER
         self._byok_binding = None
         explicit = api_keys is not None or key_pool is not None
         resolved = None
         if explicit or not _vertex_mode(enterprise, vertexai):
-            resolved = resolve_keys(_PROVIDER, api_keys, key_pool)
+            resolved = resolve_keys(_PROVIDER, api_keys, key_pool, settings, config)
         token: str | None = None
         if resolved is not None:
             token = TOKEN_PREFIX + secrets.token_hex(12)

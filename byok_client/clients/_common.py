@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._errors import ByokConfigError
 from .._failover import EXTENSION, Binding, origin_of
 from .._keys import Key
+from .._policy import FailoverPolicy
 from .._pool import KeyPool
 from ..providers.base import Provider
-from ..sources.env import env_keys
+from ..sources.base import KeySource
+from ..sources.env import EnvSource
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 __all__ = [
     "ByokClientMixin",
     "carry_pool",
+    "PoolPlan",
     "make_pool",
     "origin_text",
     "passthrough_stays",
@@ -22,35 +30,98 @@ __all__ = [
 ]
 
 
+ConfigPath = str | os.PathLike[str]
+
+
+@dataclass(frozen=True, slots=True)
+class PoolPlan:
+    """How to build a client's pool once its base URL is known."""
+
+    keys: list[str | Key] | None = None
+    sources: list[KeySource] | None = None
+    policy: FailoverPolicy | None = None
+    strategy: str | None = None
+
+
+def _byok_env_present() -> bool:
+    return any(name.startswith("BYOK_") for name in os.environ) or os.path.isfile(".env")
+
+
 def resolve_keys(
     provider: Provider,
     api_keys: Iterable[str | Key] | None,
     key_pool: KeyPool | None,
-) -> KeyPool | list[str | Key] | None:
-    """What a client's keys are: ``key_pool``, else ``api_keys``, else the provider's env variables; None
-    (passthrough) when there are no keys at all. Raises ``ByokConfigError`` on bad input."""
+    settings: Settings | None = None,
+    config: ConfigPath | None = None,
+) -> KeyPool | PoolPlan | None:
+    """Where a client's keys come from, in precedence order: ``key_pool``; ``api_keys``; the settings' keys
+    (``BYOK_<PROVIDER>__API_KEYS``); the config file (``config=``, ``settings.config`` or ``BYOK_CONFIG``); the
+    provider's env variables (``OPENAI_API_KEYS``...). None means passthrough. Raises ``ByokConfigError`` on bad
+    input, for a provider the config file does not allow, or when strict mode finds no keys."""
     if key_pool is not None and api_keys is not None:
         raise ByokConfigError("pass either api_keys= or key_pool=, not both")
     if key_pool is not None:
         if not isinstance(key_pool, KeyPool):
             raise ByokConfigError(f"key_pool must be a byok_client.KeyPool, not {type(key_pool).__name__}")
         return key_pool
+    if settings is not None and type(settings).__name__ != "Settings":
+        raise ByokConfigError(f"settings must be a byok_client.Settings, not {type(settings).__name__}")
+    if settings is None and _byok_env_present():
+        from ..settings import load_settings
+
+        settings = load_settings()
+    own = settings.provider(provider.name) if settings is not None else None
+    policy = own.policy() if own is not None else None
+    strategy = own.strategy if own is not None else None
     if api_keys is not None:
         if isinstance(api_keys, str | Key):
             raise ByokConfigError("api_keys takes a sequence of keys, e.g. api_keys=[key], not a single key")
         keys = list(api_keys)
         if not keys:
             raise ByokConfigError("api_keys is empty; leave it out to use the SDK's own key")
-        return keys
-    found: list[str | Key] = list(env_keys(provider.env_list, provider.env_numbered))
-    return found or None
+        return PoolPlan(keys=keys, policy=policy, strategy=strategy)
+    if own is not None and own.api_keys:
+        return PoolPlan(keys=list(own.keys(provider.name)), policy=policy, strategy=strategy)
+    path = config or (settings.config if settings is not None else None) or os.environ.get("BYOK_CONFIG") or None
+    if path is not None:
+        from ..config import ConfigSource, default_stores, load_config
+
+        loaded = load_config(path, settings.env if settings is not None else None)
+        entry = loaded.entry(provider.name)
+        if entry is None and loaded.only_allow_configured_providers:
+            raise ByokConfigError(
+                f"provider {provider.name!r} is not configured in {path} and only_allow_configured_providers is true"
+            )
+        if entry is not None:
+            if not entry.api_keys:
+                return _passthrough(provider, settings)  # listed without keys: passthrough by choice
+            stores = default_stores(
+                settings.secrets_dir if settings is not None else None,
+                settings.secrets_file if settings is not None else None,
+            )
+            source = ConfigSource(path, provider.name, environment=loaded.environment, stores=stores)
+            return PoolPlan(sources=[source], policy=policy, strategy=strategy)
+    env = EnvSource(provider.env_list, provider.env_numbered)
+    if env.load():
+        return PoolPlan(sources=[env], policy=policy, strategy=strategy)
+    return _passthrough(provider, settings)
 
 
-def make_pool(resolved: KeyPool | list[str | Key] | None, provider: Provider, base_url: Any) -> KeyPool | None:
+def _passthrough(provider: Provider, settings: Settings | None) -> PoolPlan | None:
+    """None (passthrough), unless strict mode forbids it."""
+    if settings is not None and settings.is_strict(provider.name):
+        raise ByokConfigError(f"no {provider.name} keys configured and strict mode is on (BYOK_STRICT)")
+    return None
+
+
+def make_pool(resolved: KeyPool | PoolPlan | None, provider: Provider, base_url: Any) -> KeyPool | None:
     """A pool for resolved keys, scoped so clients of the same provider and origin share key health."""
     if resolved is None or isinstance(resolved, KeyPool):
         return resolved
-    return KeyPool(resolved, scope=f"{provider.name} {origin_text(base_url)}")
+    scope = f"{provider.name} {origin_text(base_url)}"
+    if resolved.sources is not None:
+        return KeyPool(sources=resolved.sources, policy=resolved.policy, scope=scope)
+    return KeyPool(resolved.keys, policy=resolved.policy, scope=scope)
 
 
 class ByokClientMixin:
@@ -83,10 +154,12 @@ def carry_pool(
     api_keys: Iterable[str | Key] | None,
     key_pool: KeyPool | None,
     extra: Mapping[str, Any],
+    settings: Settings | None = None,
+    config: ConfigPath | None = None,
 ) -> dict[str, Any]:
-    """The keyword arguments that give a copy its pool: the new one if given, else the original's."""
-    if api_keys is not None or key_pool is not None:
-        return {**extra, "api_keys": api_keys, "key_pool": key_pool}
+    """The keyword arguments that give a copy its pool: built from what is given, else the original's pool."""
+    if api_keys is not None or key_pool is not None or settings is not None or config is not None:
+        return {**extra, "api_keys": api_keys, "key_pool": key_pool, "settings": settings, "config": config}
     if client.key_pool is not None:
         return {**extra, "key_pool": client.key_pool}
     return dict(extra)

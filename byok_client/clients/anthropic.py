@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Self
 
@@ -19,12 +20,20 @@ from .._keys import Key
 from .._pool import KeyPool
 from ..providers.anthropic import AnthropicProvider
 from ..providers.base import PLACEHOLDER_KEY
+from ..settings import Settings
 from ..transports.httpx2 import install, install_async
-from ._common import ByokClientMixin, carry_pool, make_pool, passthrough_stays, resolve_keys
+from ._common import ByokClientMixin, ConfigPath, carry_pool, make_pool, passthrough_stays, resolve_keys
 
 __all__ = ["Anthropic", "AsyncAnthropic"]
 
 _PROVIDER = AnthropicProvider()
+
+
+def _split_config(config: Mapping[str, Any] | ConfigPath | None) -> tuple[Mapping[str, Any] | None, ConfigPath | None]:
+    """anthropic's own ``config`` is a mapping (credentials); a path is byok_client's config file."""
+    if isinstance(config, str | os.PathLike):
+        return None, config
+    return config, None
 
 
 def _sdk_key(resolved: object, api_key: str | None, *explicit: object) -> str | None:
@@ -37,9 +46,11 @@ def _sdk_key(resolved: object, api_key: str | None, *explicit: object) -> str | 
 class Anthropic(ByokClientMixin, anthropic.Anthropic):
     """``anthropic.Anthropic`` with a pool of API keys, injected and failed over per request.
 
-    Takes every ``anthropic.Anthropic`` argument plus ``api_keys`` or ``key_pool``; with neither, keys come from
-    ``ANTHROPIC_API_KEYS`` or ``ANTHROPIC_API_KEY_1..N``; with none, the SDK's own key or auth token is used
-    untouched. Raises ``ByokConfigError`` for invalid keys.
+    Takes every ``anthropic.Anthropic`` argument plus ``api_keys`` or ``key_pool`` and ``settings``; ``config``
+    keeps the SDK's meaning for a mapping and names byok_client's config file for a path. Without them, keys come
+    from ``BYOK_ANTHROPIC__API_KEYS``, ``BYOK_CONFIG``, then ``ANTHROPIC_API_KEYS`` or ``ANTHROPIC_API_KEY_1..N``;
+    with none, the SDK's own key or auth token is used untouched. Raises ``ByokConfigError`` for invalid keys,
+    settings or config.
     """
 
     def __init__(
@@ -48,7 +59,7 @@ class Anthropic(ByokClientMixin, anthropic.Anthropic):
         api_key: str | None = None,
         auth_token: str | None = None,
         credentials: AccessTokenProvider | None = None,
-        config: Mapping[str, Any] | None = None,
+        config: Mapping[str, Any] | ConfigPath | None = None,
         profile: str | None = None,
         webhook_key: str | None = None,
         base_url: str | httpx2.URL | None = None,
@@ -63,15 +74,17 @@ class Anthropic(ByokClientMixin, anthropic.Anthropic):
         _token_cache: TokenCache | NotGiven | None = not_given,
         api_keys: Iterable[str | Key] | None = None,
         key_pool: KeyPool | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self._byok_provider = _PROVIDER
-        resolved = resolve_keys(_PROVIDER, api_keys, key_pool)
+        sdk_config, byok_config = _split_config(config)
+        resolved = resolve_keys(_PROVIDER, api_keys, key_pool, settings, byok_config)
         self._byok_binding = None
         super().__init__(
-            api_key=_sdk_key(resolved, api_key, auth_token, credentials, config, profile),
+            api_key=_sdk_key(resolved, api_key, auth_token, credentials, sdk_config, profile),
             auth_token=auth_token,
             credentials=credentials,
-            config=config,
+            config=sdk_config,
             profile=profile,
             webhook_key=webhook_key,
             base_url=base_url,
@@ -100,7 +113,7 @@ class Anthropic(ByokClientMixin, anthropic.Anthropic):
         api_key: str | None = None,
         auth_token: str | None = None,
         credentials: AccessTokenProvider | NotGiven | None = not_given,
-        config: Mapping[str, Any] | None = None,
+        config: Mapping[str, Any] | ConfigPath | None = None,
         profile: str | None = None,
         webhook_key: str | None = None,
         base_url: str | httpx2.URL | None = None,
@@ -116,15 +129,17 @@ class Anthropic(ByokClientMixin, anthropic.Anthropic):
         _extra_kwargs: Mapping[str, Any] = {},
         api_keys: Iterable[str | Key] | None = None,
         key_pool: KeyPool | None = None,
+        settings: Settings | None = None,
     ) -> Self:
         """Like ``anthropic.Anthropic.copy``; the copy keeps this client's pool unless ``api_keys`` or
         ``key_pool`` is given."""
-        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs)
+        sdk_config, byok_config = _split_config(config)
+        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs, settings, byok_config)
         copied = super().copy(
             api_key=api_key,
             auth_token=auth_token,
             credentials=credentials,
-            config=config,
+            config=sdk_config,
             profile=profile,
             webhook_key=webhook_key,
             base_url=base_url,
@@ -153,7 +168,7 @@ class AsyncAnthropic(ByokClientMixin, anthropic.AsyncAnthropic):
         api_key: str | None = None,
         auth_token: str | None = None,
         credentials: AccessTokenProvider | AsyncAccessTokenProvider | None = None,
-        config: Mapping[str, Any] | None = None,
+        config: Mapping[str, Any] | ConfigPath | None = None,
         profile: str | None = None,
         webhook_key: str | None = None,
         base_url: str | httpx2.URL | None = None,
@@ -168,15 +183,17 @@ class AsyncAnthropic(ByokClientMixin, anthropic.AsyncAnthropic):
         _token_cache: TokenCache | NotGiven | None = not_given,
         api_keys: Iterable[str | Key] | None = None,
         key_pool: KeyPool | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self._byok_provider = _PROVIDER
-        resolved = resolve_keys(_PROVIDER, api_keys, key_pool)
+        sdk_config, byok_config = _split_config(config)
+        resolved = resolve_keys(_PROVIDER, api_keys, key_pool, settings, byok_config)
         self._byok_binding = None
         super().__init__(
-            api_key=_sdk_key(resolved, api_key, auth_token, credentials, config, profile),
+            api_key=_sdk_key(resolved, api_key, auth_token, credentials, sdk_config, profile),
             auth_token=auth_token,
             credentials=credentials,
-            config=config,
+            config=sdk_config,
             profile=profile,
             webhook_key=webhook_key,
             base_url=base_url,
@@ -205,7 +222,7 @@ class AsyncAnthropic(ByokClientMixin, anthropic.AsyncAnthropic):
         api_key: str | None = None,
         auth_token: str | None = None,
         credentials: AccessTokenProvider | AsyncAccessTokenProvider | NotGiven | None = not_given,
-        config: Mapping[str, Any] | None = None,
+        config: Mapping[str, Any] | ConfigPath | None = None,
         profile: str | None = None,
         webhook_key: str | None = None,
         base_url: str | httpx2.URL | None = None,
@@ -221,15 +238,17 @@ class AsyncAnthropic(ByokClientMixin, anthropic.AsyncAnthropic):
         _extra_kwargs: Mapping[str, Any] = {},
         api_keys: Iterable[str | Key] | None = None,
         key_pool: KeyPool | None = None,
+        settings: Settings | None = None,
     ) -> Self:
         """Like ``anthropic.AsyncAnthropic.copy``; the copy keeps this client's pool unless ``api_keys`` or
         ``key_pool`` is given."""
-        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs)
+        sdk_config, byok_config = _split_config(config)
+        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs, settings, byok_config)
         copied = super().copy(
             api_key=api_key,
             auth_token=auth_token,
             credentials=credentials,
-            config=config,
+            config=sdk_config,
             profile=profile,
             webhook_key=webhook_key,
             base_url=base_url,

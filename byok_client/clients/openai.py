@@ -20,8 +20,9 @@ from .._keys import Key
 from .._pool import KeyPool
 from ..providers.base import PLACEHOLDER_KEY, Provider
 from ..providers.openai import openai_provider_for
+from ..settings import Settings
 from ..transports.httpx2 import install, install_async
-from ._common import ByokClientMixin, carry_pool, make_pool, passthrough_stays, resolve_keys
+from ._common import ByokClientMixin, ConfigPath, carry_pool, make_pool, passthrough_stays, resolve_keys
 
 __all__ = ["AsyncOpenAI", "OpenAI"]
 
@@ -46,9 +47,11 @@ class OpenAI(ByokClientMixin, openai.OpenAI):
     """``openai.OpenAI`` with a pool of API keys, injected and failed over per request.
 
     Takes every ``openai.OpenAI`` argument, plus ``api_keys`` (keys tried in order) or ``key_pool`` (a shared
-    ``KeyPool``). With neither, keys come from ``OPENAI_API_KEYS`` or ``OPENAI_API_KEY_1..N``; with no keys at all
-    the client behaves exactly like ``openai.OpenAI``. ``key_pool`` is the pool in use (None in passthrough).
-    Raises ``ByokConfigError`` for invalid keys.
+    ``KeyPool``), ``settings`` (a ``byok_client.Settings``) and ``config`` (a YAML/TOML config file). Without them,
+    keys come from ``BYOK_OPENAI__API_KEYS``, ``BYOK_CONFIG``, then ``OPENAI_API_KEYS`` or ``OPENAI_API_KEY_1..N``
+    (each OpenAI-compatible host has its own names); with no keys at all the client behaves exactly like
+    ``openai.OpenAI``. ``key_pool`` is the pool in use (None in passthrough). Raises ``ByokConfigError`` for
+    invalid keys, settings or config.
     """
 
     def __init__(
@@ -73,9 +76,11 @@ class OpenAI(ByokClientMixin, openai.OpenAI):
         _enforce_credentials: bool = True,
         api_keys: Iterable[str | Key] | None = None,
         key_pool: KeyPool | None = None,
+        settings: Settings | None = None,
+        config: ConfigPath | None = None,
     ) -> None:
         self._byok_provider = provider_for_base_url(base_url)
-        resolved = resolve_keys(self._byok_provider, api_keys, key_pool)
+        resolved = resolve_keys(self._byok_provider, api_keys, key_pool, settings, config)
         self._byok_binding = None
         super().__init__(
             api_key=_sdk_key(resolved, api_key, workload_identity, provider),
@@ -129,10 +134,12 @@ class OpenAI(ByokClientMixin, openai.OpenAI):
         _extra_kwargs: Mapping[str, Any] = {},
         api_keys: Iterable[str | Key] | None = None,
         key_pool: KeyPool | None = None,
+        settings: Settings | None = None,
+        config: ConfigPath | None = None,
     ) -> Self:
         """Like ``openai.OpenAI.copy``; the copy keeps this client's pool unless ``api_keys`` or ``key_pool``
         is given."""
-        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs)
+        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs, settings, config)
         copied = super().copy(
             api_key=api_key,
             admin_api_key=admin_api_key,
@@ -184,9 +191,11 @@ class AsyncOpenAI(ByokClientMixin, openai.AsyncOpenAI):
         _enforce_credentials: bool = True,
         api_keys: Iterable[str | Key] | None = None,
         key_pool: KeyPool | None = None,
+        settings: Settings | None = None,
+        config: ConfigPath | None = None,
     ) -> None:
         self._byok_provider = provider_for_base_url(base_url)
-        resolved = resolve_keys(self._byok_provider, api_keys, key_pool)
+        resolved = resolve_keys(self._byok_provider, api_keys, key_pool, settings, config)
         self._byok_binding = None
         super().__init__(
             api_key=_sdk_key(resolved, api_key, workload_identity, provider),
@@ -240,10 +249,12 @@ class AsyncOpenAI(ByokClientMixin, openai.AsyncOpenAI):
         _extra_kwargs: Mapping[str, Any] = {},
         api_keys: Iterable[str | Key] | None = None,
         key_pool: KeyPool | None = None,
+        settings: Settings | None = None,
+        config: ConfigPath | None = None,
     ) -> Self:
         """Like ``openai.AsyncOpenAI.copy``; the copy keeps this client's pool unless ``api_keys`` or
         ``key_pool`` is given."""
-        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs)
+        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs, settings, config)
         copied = super().copy(
             api_key=api_key,
             admin_api_key=admin_api_key,

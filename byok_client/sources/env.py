@@ -1,4 +1,5 @@
-"""Keys from environment variables: a list (``OPENAI_API_KEYS=a,b``) or numbered (``OPENAI_API_KEY_1``, ...)."""
+"""Keys from environment variables: a list (``OPENAI_API_KEYS=a,b``) or numbered (``OPENAI_API_KEY_1``, ...); and
+secrets from ``BYOK_SECRET_<VAULT>_<NAME>`` variables."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import re
 from collections.abc import Mapping, Sequence
 
 from .._keys import Key
+from .base import KeySource, SecretStore
 
-__all__ = ["env_keys", "split_key_list"]
+__all__ = ["EnvSecrets", "EnvSource", "env_keys", "env_secret_name", "split_key_list"]
 
 
 def split_key_list(text: str) -> list[str]:
@@ -36,3 +38,41 @@ def env_keys(
         if numbered:
             return [Key(env[name].strip(), name) for _, name in numbered]
     return []
+
+
+class EnvSource(KeySource):
+    """Keys from environment variables (see ``env_keys``), read again on every ``load()``."""
+
+    def __init__(
+        self,
+        list_vars: Sequence[str],
+        numbered_prefixes: Sequence[str] = (),
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.list_vars = tuple(list_vars)
+        self.numbered_prefixes = tuple(numbered_prefixes)
+        self._environ = environ
+        self.name = "env " + "/".join(self.list_vars + tuple(p + "N" for p in self.numbered_prefixes))
+
+    def load(self) -> list[Key]:
+        return env_keys(self.list_vars, self.numbered_prefixes, self._environ)
+
+
+def env_secret_name(vault: str, name: str) -> str:
+    """``BYOK_SECRET_<VAULT>_<NAME>``, upper-cased, every non-alphanumeric character as ``_``."""
+    return re.sub(r"[^A-Za-z0-9]", "_", f"BYOK_SECRET_{vault}_{name}").upper()
+
+
+class EnvSecrets(SecretStore):
+    """Secrets from ``BYOK_SECRET_<VAULT>_<NAME>`` (vault ``openai``, name ``key-one`` →
+    ``BYOK_SECRET_OPENAI_KEY_ONE``)."""
+
+    name = "env BYOK_SECRET_*"
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = environ
+
+    def get(self, vault: str, name: str) -> str | None:
+        env = os.environ if self._environ is None else self._environ
+        value = env.get(env_secret_name(vault, name))
+        return value.strip() if value is not None and value.strip() else None

@@ -93,6 +93,7 @@ class SyncShell(_Shell):
             self._inject(binding, request, pinned)
             return self._inner.handle_request(request)  # a session's key never changes mid-session
         request.read()  # so the body can be sent again with the next key
+        binding.pool.refresh_if_due()
         flow = Failover(binding.pool, binding.provider)
         key = flow.first()
         limit = binding.pool.policy.max_error_body
@@ -123,6 +124,7 @@ class AsyncShell(_Shell):
             self._inject(binding, request, pinned)
             return await self._inner.handle_async_request(request)
         await request.aread()
+        await binding.pool.arefresh_if_due()
         flow = Failover(binding.pool, binding.provider)
         key = flow.first()
         limit = binding.pool.policy.max_error_body

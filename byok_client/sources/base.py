@@ -1,0 +1,59 @@
+"""The interfaces every key source and secret store implements."""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from .._keys import Key
+
+__all__ = ["KeySource", "SecretStore"]
+
+
+class KeySource(ABC):
+    """Somewhere keys come from. ``load()`` returns them in order, each labelled with where it came from (never
+    its value), and raises ``ByokConfigError`` naming the file, line or field when the source is bad.
+
+    A pool built from sources re-reads them on ``reload()``, when a file in ``watched_files()`` changes, and every
+    ``refresh_interval`` seconds (None: only on change or reload).
+    """
+
+    name: str = "source"
+    refresh_interval: float | None = None
+
+    @abstractmethod
+    def load(self) -> list[Key]:
+        """The keys, in order."""
+
+    async def aload(self) -> list[Key]:
+        """``load()`` without blocking the event loop (file and keyring reads run in a worker thread)."""
+        return await asyncio.to_thread(self.load)
+
+    def watched_files(self) -> tuple[Path, ...]:
+        """Files whose change (mtime or size) means the keys may have changed."""
+        return ()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+class SecretStore(ABC):
+    """A place that answers ``${secrets.get('vault', 'name')}``: ``get`` returns the value or None if absent."""
+
+    name: str = "store"
+
+    @abstractmethod
+    def get(self, vault: str, name: str) -> str | None:
+        """The secret ``name`` in ``vault``, or None. Raises ``ByokConfigError`` if the store itself is unreadable."""
+
+    def watched_files(self) -> tuple[Path, ...]:
+        """Files whose change means any secret may have changed."""
+        return ()
+
+    def file_of(self, vault: str, name: str) -> Path | None:
+        """The file that holds (or would hold) this secret, to watch for changes; None if not file-based."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"

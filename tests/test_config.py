@@ -1,0 +1,414 @@
+"""Config files, settings, precedence between sources, and rotation without downtime."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from byok_client import Anthropic, ByokConfigError, KeyPool, OpenAI, Settings, genai
+from byok_client.config import ConfigSource, InlineKeyWarning, load_config
+from byok_client.sources import CallableSource, EnvSource
+from byok_client.testing import MockProvider, invalid_key, ok
+
+from .conftest import FakeClock
+
+MESSAGES: Any = [{"role": "user", "content": "hi"}]
+
+GATEWAY = """\
+on_http_request:
+  - type: ai-gateway
+    config:
+      only_allow_configured_providers: {only}
+      providers:
+        - id: openai
+          api_keys:
+            - value: ${{secrets.get('openai', 'key-one')}}
+            - value: ${{secrets.get('openai', 'key-two')}}
+        - id: anthropic
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    """Replace a file atomically, as deploy tools do (a reader never sees it half-written)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
+def chat(client: OpenAI) -> str:
+    return client.chat.completions.create(model="m", messages=MESSAGES).choices[0].message.content or ""
+
+
+@pytest.fixture
+def secrets_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = tmp_path / "secrets"
+    (directory / "openai").mkdir(parents=True)
+    (directory / "openai" / "key-one").write_text("sk-from-dir-one\n")
+    (directory / "openai" / "key-two").write_text("sk-from-dir-two")
+    monkeypatch.setenv("BYOK_SECRETS_DIR", str(directory))
+    return directory
+
+
+# -- the gateway's file, as is ---------------------------------------------------------------------------------------
+def test_gateway_traffic_policy_file_works_as_is(mock: MockProvider, tmp_path: Path, secrets_dir: Path) -> None:
+    mock.add_key("sk-from-dir-one", invalid_key(), label="one")
+    mock.add_key("sk-from-dir-two", ok(), label="two")
+    path = write(tmp_path / "policy.yaml", GATEWAY.format(only="true"))
+    client = OpenAI(config=path, base_url=mock.openai_base_url)
+    assert client.key_pool is not None
+    assert [k.label for k in client.key_pool.keys] == ["config:openai/key-one", "config:openai/key-two"]
+    assert chat(client) == "served by two"
+
+
+def test_bare_providers_block_and_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BYOK_SECRET_OPENAI_KEY_ONE", "sk-env-secret")
+    yaml_path = write(
+        tmp_path / "c.yaml",
+        "providers:\n  - id: openai\n    api_keys:\n      - value: ${secrets.get('openai', 'key-one')}\n",
+    )
+    toml_path = write(
+        tmp_path / "c.toml",
+        "[[providers]]\nid = \"openai\"\n[[providers.api_keys]]\nvalue = \"${secrets.get('openai', 'key-one')}\"\n",
+    )
+    for path in (yaml_path, toml_path):
+        pool = OpenAI(config=path).key_pool
+        assert pool is not None
+        assert pool.keys[0].get_secret_value() == "sk-env-secret"
+
+
+def test_secret_resolution_order_dir_then_vault_file_then_env(
+    tmp_path: Path, secrets_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault = tmp_path / "vault.json"
+    vault.write_text(json.dumps({"openai": {"key-one": "sk-from-vault-one", "key-two": "sk-from-vault-two"}}))
+    monkeypatch.setenv("BYOK_SECRETS_FILE", str(vault))
+    monkeypatch.setenv("BYOK_SECRET_OPENAI_KEY_TWO", "sk-from-env-two")
+    path = write(tmp_path / "p.yaml", GATEWAY.format(only="false"))
+    (secrets_dir / "openai" / "key-two").unlink()
+    keys = ConfigSource(path, "openai").load()
+    assert [k.get_secret_value() for k in keys] == ["sk-from-dir-one", "sk-from-vault-two"]
+    monkeypatch.delenv("BYOK_SECRETS_FILE")
+    keys = ConfigSource(path, "openai").load()
+    assert [k.get_secret_value() for k in keys] == ["sk-from-dir-one", "sk-from-env-two"]
+
+
+def test_env_reference_and_inline_value_warns_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_OPENAI_KEY", "sk-from-env-ref")
+    path = write(
+        tmp_path / "inline.yaml",
+        "providers:\n  - id: openai\n    api_keys:\n"
+        "      - value: ${env.MY_OPENAI_KEY}\n      - value: sk-inline-dev\n",
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = ConfigSource(path, "openai").load()
+        ConfigSource(path, "openai").load()
+    assert [k.get_secret_value() for k in first] == ["sk-from-env-ref", "sk-inline-dev"]
+    inline = [w for w in caught if issubclass(w.category, InlineKeyWarning)]
+    assert len(inline) == 1
+    assert "sk-inline-dev" not in str(inline[0].message)
+
+
+def test_unresolvable_secret_names_vault_and_name_never_a_value(tmp_path: Path, secrets_dir: Path) -> None:
+    path = write(tmp_path / "p.yaml", GATEWAY.format(only="false").replace("key-two", "key-missing"))
+    with pytest.raises(ByokConfigError, match=r"'openai'/'key-missing' not found") as info:
+        OpenAI(config=path)
+    assert "sk-from-dir" not in str(info.value)
+    assert "BYOK_SECRET_OPENAI_KEY_MISSING" in str(info.value)
+
+
+def test_only_allow_configured_providers(tmp_path: Path, secrets_dir: Path, mock: MockProvider) -> None:
+    path = write(tmp_path / "p.yaml", GATEWAY.format(only="true"))
+    with pytest.raises(ByokConfigError, match="'gemini' is not configured"):
+        genai.Client(config=path, api_key="AIza-own")
+    # listed without api_keys: passthrough by choice
+    mock.add_key("sk-ant-own", ok(), label="own")
+    claude = Anthropic(config=str(path), api_key="sk-ant-own", base_url=mock.anthropic_base_url)
+    assert claude.key_pool is None
+    # without the flag, an unlisted provider falls back to its env variables / passthrough
+    relaxed = write(tmp_path / "relaxed.yaml", GATEWAY.format(only="false"))
+    assert genai.Client(config=relaxed, api_key="AIza-own").key_pool is None
+
+
+def test_environments_pick_keys_per_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEV_KEY", "sk-dev")
+    monkeypatch.setenv("PROD_KEY", "sk-prod")
+    path = write(
+        tmp_path / "profiles.yaml",
+        "providers:\n  - id: openai\n    api_keys:\n      - value: ${env.DEV_KEY}\n"
+        "environments:\n  prod:\n    providers:\n      - id: openai\n"
+        "        api_keys:\n          - value: ${env.PROD_KEY}\n",
+    )
+    assert OpenAI(config=path).key_pool.keys[0].get_secret_value() == "sk-dev"  # type: ignore[union-attr]
+    monkeypatch.setenv("BYOK_ENV", "prod")
+    assert OpenAI(config=path).key_pool.keys[0].get_secret_value() == "sk-prod"  # type: ignore[union-attr]
+    monkeypatch.setenv("BYOK_ENV", "staging")
+    with pytest.raises(ByokConfigError, match=r"environment 'staging'.*known: prod"):
+        OpenAI(config=path)
+
+
+@pytest.mark.parametrize(
+    ("text", "suffix", "message"),
+    [
+        ("providers:\n  - id: openai\n    api_keys: [\n", ".yaml", r"not valid YAML at line \d+"),
+        ("[[providers]\nid=1", ".toml", r"not valid TOML: line 1"),
+        ("providers:\n  - id: openai\n    api_keys: []\n", ".yaml", r"line 2: providers\[0\]\.api_keys: is empty"),
+        ("providers:\n  - id: openaii\n", ".yaml", r"unknown provider id 'openaii'"),
+        (
+            "providers:\n  - id: openai\n  - id: openai\n",
+            ".yaml",
+            r"providers\[1\]\.id: provider 'openai' is listed twice",
+        ),
+        ("providers: {id: openai}\n", ".yaml", r"providers: must be a list, not a mapping"),
+        ("providers:\n  - id: openai\n    api_keys: sk-abc\n", ".yaml", r"api_keys: must be a list, not a string"),
+        ("providers:\n  - id: openai\n    api_keys:\n      - value: 42\n", ".yaml", r"api_keys\[0\]\.value: must be"),
+        ("providers:\n  - api_keys: []\n", ".yaml", r"providers\[0\]\.id: is required"),
+        ("only_allow_configured_providers: yes-please\n", ".yaml", r"must be true or false"),
+        ("providers:\n  - id: openai\n    api_keys:\n      - value: ${vault.x}\n", ".yaml", r"unsupported expression"),
+        ("on_http_request:\n  - type: rate-limit\n", ".yaml", r"no action of type ai-gateway"),
+    ],
+)
+def test_bad_config_files_are_typed_errors_naming_the_place(
+    tmp_path: Path, text: str, suffix: str, message: str
+) -> None:
+    path = write(tmp_path / f"bad{suffix}", text)
+    with pytest.raises(ByokConfigError, match=message) as info:
+        OpenAI(config=path)
+    assert str(path) in str(info.value)
+    assert "sk-abc" not in str(info.value)
+
+
+def test_missing_and_unreadable_config_files(tmp_path: Path) -> None:
+    with pytest.raises(ByokConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ByokConfigError, match="cannot be read"):
+        load_config(tmp_path)  # a directory
+
+
+def test_duplicate_keys_in_config_are_an_error_naming_labels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("A", "sk-same-value")
+    monkeypatch.setenv("B", "sk-same-value")
+    path = write(
+        tmp_path / "dup.yaml", "providers:\n  - id: openai\n    api_keys:\n      - ${env.A}\n      - ${env.B}\n"
+    )
+    with pytest.raises(ByokConfigError, match=r"config:env\.B\) duplicates key #1") as info:
+        OpenAI(config=path)
+    assert "sk-same-value" not in str(info.value)
+
+
+# -- settings -------------------------------------------------------------------------------------------------------
+def test_settings_from_environment_and_as_argument(mock: MockProvider, monkeypatch: pytest.MonkeyPatch) -> None:
+    mock.add_key("sk-set-a", invalid_key(), label="a")
+    mock.add_key("sk-set-b", ok(), label="b")
+    monkeypatch.setenv("BYOK_OPENAI__API_KEYS", "sk-set-a,sk-set-b")
+    monkeypatch.setenv("BYOK_OPENAI__QUOTA_COOLDOWN", "90")
+    client = OpenAI(base_url=mock.openai_base_url)
+    assert client.key_pool is not None
+    assert [k.label for k in client.key_pool.keys] == ["BYOK_OPENAI__API_KEYS[0]", "BYOK_OPENAI__API_KEYS[1]"]
+    assert client.key_pool.policy.quota_cooldown == 90
+    assert chat(client) == "served by b"
+    monkeypatch.delenv("BYOK_OPENAI__API_KEYS")
+    explicit = OpenAI(base_url=mock.openai_base_url, settings=Settings(openai={"api_keys": ["sk-set-b"]}))  # type: ignore[arg-type]
+    assert chat(explicit) == "served by b"
+
+
+def test_bad_settings_are_typed_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BYOK_OPENAI__STRATEGY", "fastest")
+    with pytest.raises(ByokConfigError, match=r"BYOK_OPENAI__STRATEGY: .*unknown strategy 'fastest'"):
+        OpenAI(api_key="sk-own")
+    monkeypatch.setenv("BYOK_OPENAI__STRATEGY", "ordered")
+    monkeypatch.setenv("BYOK_OPENAI__RETRY_AFTER_CAP", "500")
+    with pytest.raises(ByokConfigError, match="BYOK_OPENAI__RETRY_AFTER_CAP"):
+        OpenAI(api_key="sk-own")
+    with pytest.raises(ByokConfigError, match=r"settings must be a byok_client\.Settings"):
+        OpenAI(api_key="sk-own", settings={"openai": {}})  # type: ignore[arg-type]
+
+
+def test_strict_mode_turns_passthrough_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BYOK_STRICT", "true")
+    with pytest.raises(ByokConfigError, match="no openai keys configured and strict mode is on"):
+        OpenAI(api_key="sk-own")
+
+
+def test_precedence_between_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEYS", "sk-plain-env")
+    monkeypatch.setenv("CFG_KEY", "sk-config")
+    path = write(tmp_path / "p.yaml", "providers:\n  - id: openai\n    api_keys: ['${env.CFG_KEY}']\n")
+
+    def first_value(**kwargs: Any) -> str:
+        pool = OpenAI(**kwargs).key_pool
+        assert pool is not None
+        return pool.keys[0].get_secret_value()
+
+    assert first_value() == "sk-plain-env"
+    assert first_value(config=path) == "sk-config"
+    monkeypatch.setenv("BYOK_CONFIG", str(path))
+    assert first_value() == "sk-config"
+    monkeypatch.setenv("BYOK_OPENAI__API_KEYS", "sk-settings")
+    assert first_value() == "sk-settings"
+    assert first_value(api_keys=["sk-arg"]) == "sk-arg"
+    assert first_value(key_pool=KeyPool(["sk-pool"])) == "sk-pool"
+
+
+# -- reload and watching ----------------------------------------------------------------------------------------------
+def test_config_file_change_is_picked_up_once_per_check_and_keeps_health(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> None:
+    monkeypatch.setenv("K1", "sk-one")
+    monkeypatch.setenv("K2", "sk-two")
+    path = write(tmp_path / "w.yaml", "providers:\n  - id: openai\n    api_keys: ['${env.K1}']\n")
+    pool = KeyPool(sources=[ConfigSource(path, "openai")], clock=clock)
+    pool._record_success(pool._entries[0])
+    write(path, "providers:\n  - id: openai\n    api_keys: ['${env.K2}', '${env.K1}']\n")
+    pool.refresh_if_due()
+    assert len(pool) == 1  # not checked yet: at most once per second
+    clock.advance(1.0)
+    pool.refresh_if_due()
+    assert [k.label for k in pool.keys] == ["config:env.K2", "config:env.K1"]
+    assert pool.status_of("config:env.K1").successes == 1  # health kept across the reload
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "providers:\n  - id: openai\n    api_keys: [\n",  # half-written
+        "providers:\n  - id: openai\n    api_keys: ['${env.NOT_SET_ANYWHERE}']\n",  # missing secret
+        "providers:\n  - id: anthropic\n",  # no keys left for this provider
+    ],
+)
+def test_failed_reload_keeps_previous_keys_and_logs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: FakeClock, caplog: pytest.LogCaptureFixture, broken: str
+) -> None:
+    monkeypatch.setenv("K1", "sk-one")
+    path = write(tmp_path / "w.yaml", "providers:\n  - id: openai\n    api_keys: ['${env.K1}']\n")
+    pool = KeyPool(sources=[ConfigSource(path, "openai")], clock=clock)
+    write(path, broken)
+    clock.advance(1.0)
+    with caplog.at_level(logging.ERROR, logger="byok_client"):
+        pool.refresh_if_due()
+    assert [k.label for k in pool.keys] == ["config:env.K1"]
+    assert "keeping the 1 previous keys" in caplog.text
+    assert "sk-one" not in caplog.text
+    with pytest.raises(ByokConfigError):
+        pool.reload()  # an explicit reload says what is wrong
+    assert len(pool) == 1
+
+
+def test_secrets_dir_file_change_is_watched(tmp_path: Path, secrets_dir: Path, clock: FakeClock) -> None:
+    path = write(tmp_path / "p.yaml", GATEWAY.format(only="false"))
+    pool = KeyPool(sources=[ConfigSource(path, "openai")], clock=clock)
+    (secrets_dir / "openai" / "key-two").write_text("sk-rotated-two-longer")
+    clock.advance(1.0)
+    pool.refresh_if_due()
+    assert pool.keys[1].get_secret_value() == "sk-rotated-two-longer"
+
+
+def test_callable_source_refreshes_on_its_interval(clock: FakeClock) -> None:
+    values = [["sk-c1"], ["sk-c2", "sk-c1"]]
+    source = CallableSource(lambda: values[0], refresh_interval=30)
+    pool = KeyPool(sources=[source], clock=clock)
+    values[0] = values[1]
+    clock.advance(10)
+    pool.refresh_if_due()
+    assert len(pool) == 1
+    clock.advance(21)
+    pool.refresh_if_due()
+    assert [k.get_secret_value() for k in pool.keys] == ["sk-c2", "sk-c1"]
+
+
+async def test_async_callable_source_refreshes_on_the_loop(clock: FakeClock) -> None:
+    current = ["sk-a1"]
+
+    async def fetch() -> list[str]:
+        await asyncio.sleep(0)
+        return list(current)
+
+    source = CallableSource(fetch, refresh_interval=5)
+    with pytest.raises(ByokConfigError, match="aload"):  # the sync constructor would have to block the loop
+        KeyPool(sources=[source], clock=clock)
+    pool = await KeyPool.acreate(sources=[EnvSource(["NOT_SET"]), source], clock=clock)
+    assert [k.get_secret_value() for k in pool.keys] == ["sk-a1"]
+    current[:] = ["sk-a2"]
+    clock.advance(6)
+    await pool.arefresh_if_due()
+    assert [k.get_secret_value() for k in pool.keys] == ["sk-a2"]
+
+
+def test_env_source_pool_reload_rereads_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEYS", "sk-e1")
+    client = OpenAI()
+    assert client.key_pool is not None
+    monkeypatch.setenv("OPENAI_API_KEYS", "sk-e1,sk-e2")
+    client.key_pool.reload()
+    assert len(client.key_pool) == 2
+
+
+# -- the gateway's four-step rotation, under load -----------------------------------------------------------------
+def test_four_step_rotation_under_load_has_zero_failed_requests(
+    mock: MockProvider, tmp_path: Path, secrets_dir: Path
+) -> None:
+    old, new = "sk-rotation-old", "sk-rotation-new"
+    mock.add_key(old, ok(), label="old")
+    mock.add_key(new, ok(), label="new")
+    (secrets_dir / "openai" / "old").write_text(old)
+    (secrets_dir / "openai" / "new").write_text(new)
+    one = "providers:\n  - id: openai\n    api_keys:\n" + "".join(
+        f"      - value: ${{secrets.get('openai', '{name}')}}\n" for name in ("old",)
+    )
+    both = one + "      - value: ${secrets.get('openai', 'new')}\n"
+    only_new = "providers:\n  - id: openai\n    api_keys:\n      - value: ${secrets.get('openai', 'new')}\n"
+    path = write(tmp_path / "rotate.yaml", one)
+    client = OpenAI(config=path, base_url=mock.openai_base_url, max_retries=0)
+    pool = client.key_pool
+    assert pool is not None
+    pool._check_interval = 0.05  # the same watcher, checked more often so the test is short
+
+    failures: list[BaseException] = []
+    served: list[str] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        worker = client.with_options()
+        while not stop.is_set():
+            try:
+                served.append(chat(worker))
+            except BaseException as exc:  # every failure counts
+                failures.append(exc)
+
+    def wait_for(labels: list[str]) -> None:
+        for _ in range(400):
+            if [k.label for k in pool.keys] == labels:
+                return
+            stop.wait(0.01)
+        raise AssertionError(f"pool never became {labels}: {[k.label for k in pool.keys]}")
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        stop.wait(0.2)
+        write(path, both)  # 1. add the new key
+        wait_for(["config:openai/old", "config:openai/new"])  # 2. deploy and watch
+        stop.wait(0.2)
+        write(path, only_new)  # 3. remove the old key
+        wait_for(["config:openai/new"])
+        stop.wait(0.2)
+        mock.set(old, invalid_key())  # 4. revoke it at the provider
+        stop.wait(0.3)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert failures == []
+    assert len(served) > 50
+    assert served[-1] == "served by new"
+    assert {"served by old", "served by new"} <= set(served)
