@@ -6,16 +6,17 @@ Pure: it imports no HTTP library. The transport shells feed it what came back an
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ._errors import NoUsableKeyError
 from ._policy import Attempt, Failure, Observation, Verdict
+from .events import AttemptCompleted, EventCallback, FailedOver, PoolEvent, PoolExhausted
 
 if TYPE_CHECKING:
     from ._keys import Key
-    from ._pool import KeyPool, _Entry
+    from ._pool import Emit, KeyPool, _Entry
     from .providers.base import Provider
 
 __all__ = [
@@ -44,56 +45,126 @@ class GiveUp:
 
 class Failover:
     """One request's walk through a pool: ``first()`` names the key to send with; after a failed response,
-    ``failed()`` names the next key or returns ``GiveUp``; after a good one, ``succeeded()``.
+    ``failed()`` names the next key or returns ``GiveUp``; after a good one, ``succeeded()``; after a connection
+    error or timeout, ``errored()``. ``release()`` ends the attempt that succeeded (when its body is consumed).
 
     Each key is tried at most once per request, so a request makes at most ``len(pool)`` attempts.
     """
 
-    __slots__ = ("_current", "_pool", "_provider", "_tried", "history")
+    __slots__ = ("_current", "_emit", "_extra", "_path", "_pool", "_provider", "_tried", "history")
 
-    def __init__(self, pool: KeyPool, provider: Provider) -> None:
+    def __init__(
+        self, pool: KeyPool, provider: Provider, path: str = "", listeners: Sequence[EventCallback] = ()
+    ) -> None:
         self._pool = pool
         self._provider = provider
+        self._path = path
+        self._extra = listeners
+        self._emit: Emit | None = self._deliver if (pool._listeners or listeners) else None
         self._tried: set[int] = set()
         self._current: _Entry | None = None
         self.history: list[Attempt] = []
 
+    def _deliver(self, events: list[PoolEvent]) -> None:
+        self._pool._deliver(events, self._extra)
+
     def first(self) -> Key:
         """The key for the first attempt. Raises ``NoUsableKeyError`` when every key is disabled."""
-        entry = self._pool._select(self._tried)
+        entry = self._pool._select(self._tried, self._emit, self._provider.name, self._path)
         if entry is None:
             raise NoUsableKeyError(self._provider.name, self._pool._disabled())
         return self._use(entry)
 
     def succeeded(self, status: int, headers: Mapping[str, str]) -> None:
-        """Record a response that is not an error (the key worked)."""
+        """Record a response that is not an error (the key worked); the attempt stays in flight until
+        ``release()``."""
         entry = self._current
+        if entry is None:
+            return
+        self.history.append(Attempt(entry.key.label, status, None))
+        self._pool._record_success(
+            entry, self._provider.read_limits(headers), self._emit, self._provider.name, self._path
+        )
+        self._provider.on_success(headers, entry.key)
+        if self._emit is not None:
+            self._emit([AttemptCompleted(self._provider.name, entry.key.label, None, None, self._path, status)])
+
+    def release(self) -> None:
+        """The successful attempt is over (its body was read or closed)."""
+        entry, self._current = self._current, None
         if entry is not None:
-            self.history.append(Attempt(entry.key.label, status, None))
-            self._pool._record_success(entry)
-            self._provider.on_success(headers, entry.key)
+            self._pool._release(entry)
+
+    def errored(self) -> None:
+        """The attempt raised (connection error, timeout): counted, the key untouched, the SDK decides."""
+        entry, self._current = self._current, None
+        if entry is not None:
+            self.history.append(Attempt(entry.key.label, 0, None))
+            self._pool._record_error(entry)
+            self._pool._release(entry)
+            if self._emit is not None:
+                self._emit([AttemptCompleted(self._provider.name, entry.key.label, None, None, self._path, 0, "error")])
 
     def failed(self, observation: Observation) -> Key | GiveUp:
         """Classify a failed response; return the next key to try, or ``GiveUp``."""
         entry = self._current
         assert entry is not None, "failed() before first()"
-        verdict = self._provider.classify(observation.status, observation.headers, observation.body)
+        provider = self._provider
+        verdict = provider.classify(observation.status, observation.headers, observation.body)
         self.history.append(Attempt(entry.key.label, observation.status, verdict.failure))
+        pool, emit = self._pool, self._emit
+        if emit is not None:
+            emit(
+                [
+                    AttemptCompleted(
+                        provider.name,
+                        entry.key.label,
+                        verdict.failure,
+                        None,
+                        self._path,
+                        observation.status,
+                        str(verdict.failure),
+                    )
+                ]
+            )
         if not verdict.failure.blames_key:
+            self._current = None
+            pool._release(entry)
             return GiveUp(verdict)
-        self._pool._record_failure(entry, verdict)
-        nxt = self._pool._select(self._tried)
+        limits = provider.read_limits(observation.headers)
+        pool._record_failure(entry, verdict, limits, emit, provider.name, self._path)
+        pool._release(entry)
+        nxt = pool._select(self._tried, emit, provider.name, self._path)
         if nxt is not None:
             log.info(
                 "%s: key %s failed (%s, HTTP %d); retrying with key %s",
-                self._provider.name,
+                provider.name,
                 entry.key.label,
                 verdict.failure,
                 observation.status,
                 nxt.key.label,
             )
+            if emit is not None:
+                emit(
+                    [
+                        FailedOver(
+                            provider.name,
+                            entry.key.label,
+                            verdict.failure,
+                            None,
+                            self._path,
+                            nxt.key.label,
+                            observation.status,
+                        )
+                    ]
+                )
             return self._use(nxt)
-        return GiveUp(verdict, self._retry_headers(verdict))
+        self._current = None
+        give_up = GiveUp(verdict, self._retry_headers(verdict))
+        if emit is not None:
+            wait = give_up.headers.get("retry-after-ms")
+            emit([PoolExhausted(provider.name, self._path, tuple(self.history), int(wait) / 1000 if wait else None)])
+        return give_up
 
     def _use(self, entry: _Entry) -> Key:
         self._current = entry
@@ -123,12 +194,13 @@ Origin = tuple[str, str, int]
 
 @dataclass(frozen=True, slots=True)
 class Binding:
-    """What a client tells its transport about each request: the pool, the provider, and the only origin
-    (scheme, host, port) that may receive a managed key."""
+    """What a client tells its transport about each request: the pool, the provider, the only origin
+    (scheme, host, port) that may receive a managed key, and the client's own ``on_event`` listeners."""
 
     pool: KeyPool
     provider: Provider
     origin: Origin
+    listeners: tuple[EventCallback, ...] = ()
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -16,22 +16,28 @@ def fingerprint_of(value: str) -> str:
 
 
 class Key:
-    """An API key with a label.
+    """An API key with a label, and optionally a ``weight`` (for the weighted strategy) and ``max_in_flight``
+    (concurrent requests it may carry; more spill over to other keys).
 
     ``repr``/``str`` show only the label (or ``key-<fingerprint>``), equality and hashing go by the value's
     digest, and pickling is refused so the value never lands in a pickle. ``get_secret_value()`` returns the value.
 
-    Raises ``ByokConfigError`` for a value that is not a non-empty string without whitespace or control characters.
+    Raises ``ByokConfigError`` for a value that is not a non-empty string without whitespace or control characters,
+    a weight that is not positive, or a ``max_in_flight`` below 1.
     """
 
-    __slots__ = ("_digest", "_value", "fingerprint", "label")
+    __slots__ = ("__weakref__", "_digest", "_value", "fingerprint", "label", "max_in_flight", "weight")
 
     _value: str
     _digest: str
     fingerprint: str
     label: str
+    weight: float
+    max_in_flight: int | None
 
-    def __init__(self, value: str, label: str | None = None) -> None:
+    def __init__(
+        self, value: str, label: str | None = None, *, weight: float = 1.0, max_in_flight: int | None = None
+    ) -> None:
         if isinstance(value, Key):
             value = value.get_secret_value()
         if not isinstance(value, str):
@@ -49,6 +55,14 @@ class Key:
         object.__setattr__(self, "_digest", digest)
         object.__setattr__(self, "fingerprint", digest[:8])
         object.__setattr__(self, "label", name)
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight < float("inf"):
+            raise ByokConfigError(f"key {name!r}: weight must be a positive number, got {weight!r}")
+        if max_in_flight is not None and (
+            isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1
+        ):
+            raise ByokConfigError(f"key {name!r}: max_in_flight must be an int >= 1 or None, got {max_in_flight!r}")
+        object.__setattr__(self, "weight", float(weight))
+        object.__setattr__(self, "max_in_flight", max_in_flight)
 
     @classmethod
     def coerce(cls, item: str | Key, label: str | None = None) -> Key:
@@ -63,7 +77,7 @@ class Key:
 
     def with_label(self, label: str) -> Key:
         """The same key under another label."""
-        return Key(self._value, label)
+        return Key(self._value, label, weight=self.weight, max_in_flight=self.max_in_flight)
 
     def __setattr__(self, name: str, value: object) -> NoReturn:
         raise AttributeError("Key is immutable")

@@ -1,4 +1,4 @@
-"""`KeyPool`: ordered keys, their health, and selection in O(log n) per request."""
+"""`KeyPool`: keys, their health, a selection strategy, and reloading from sources."""
 
 from __future__ import annotations
 
@@ -6,103 +6,78 @@ import asyncio
 import heapq
 import logging
 import os
+import random
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any
 
 from ._errors import ByokConfigError
+from ._health import Health
 from ._keys import Key
 from ._policy import FailoverPolicy, Failure, Verdict
+from ._strategies import KeyView, Selector, make_selector
+from .events import (
+    EventCallback,
+    KeyDisabled,
+    KeyQuotaExhausted,
+    KeyRateLimited,
+    KeyRecovered,
+    KeysReloaded,
+    PoolEvent,
+)
 from .sources.base import KeySource
+from .stats import ErrorRates, KeyStateName, KeyStatus, PoolStats
 
-__all__ = ["KeyPool", "KeyStatus"]
+__all__ = ["KeyPool", "KeyStatus", "Limits"]
 
 log = logging.getLogger("byok_client")
 
 Clock = Callable[[], float]
 FileSignature = tuple[int, int] | None
-KeyStateName = Literal["ready", "cooling", "disabled"]
+Limits = tuple[int | None, int | None, float | None, float | None]
+"""What a response said of the key's limits: remaining requests, remaining tokens, seconds until each resets."""
+Emit = Callable[[list[PoolEvent]], None]
 
 # One lock for all health and selection state. Critical sections are a few dict/heap operations and never
 # await, so sharing it costs nothing measurable and makes health shared between pools trivially consistent.
 _LOCK = threading.Lock()
-
-
-class _Health:
-    """What is known about one key. Shared by every pool of the same scope (provider + origin) holding the key."""
-
-    __slots__ = (
-        "__weakref__",
-        "cooldown_failure",
-        "cooldown_until",
-        "disabled_reason",
-        "failures",
-        "last_failure",
-        "last_used",
-        "requests",
-        "successes",
-    )
-
-    def __init__(self) -> None:
-        self.cooldown_until = 0.0
-        self.cooldown_failure: Failure | None = None
-        self.disabled_reason: str | None = None
-        self.requests = 0
-        self.successes = 0
-        self.failures: dict[Failure, int] = {}
-        self.last_failure: Failure | None = None
-        self.last_used: float | None = None
-
-
-_SHARED_HEALTH: weakref.WeakValueDictionary[tuple[str, str], _Health] = weakref.WeakValueDictionary()
-
-
-@dataclass(frozen=True, slots=True)
-class KeyStatus:
-    """A snapshot of one key's health. Shows the label and fingerprint, never the value."""
-
-    label: str
-    fingerprint: str
-    state: KeyStateName
-    cooling_for: float
-    """Seconds until the key is ready again (0 when ready)."""
-    cooldown_reason: Failure | None
-    disabled_reason: str | None
-    requests: int
-    successes: int
-    failures: dict[Failure, int] = field(default_factory=dict)
-    last_failure: Failure | None = None
+_SHARED_HEALTH: weakref.WeakValueDictionary[tuple[str, str], Health] = weakref.WeakValueDictionary()
+_PLENTY = float(2**62)
 
 
 class _Entry:
     __slots__ = ("health", "index", "key")
 
-    def __init__(self, key: Key, health: _Health, index: int) -> None:
+    def __init__(self, key: Key, health: Health, index: int) -> None:
         self.key = key
         self.health = health
         self.index = index
 
 
 class KeyPool:
-    """An ordered pool of API keys and what is known about each.
+    """A pool of API keys and what is known about each.
 
-    Keys are tried in order; rate-limited and quota-exhausted keys cool for as long as the provider says, invalid
-    keys are disabled until ``reload()``. A pool is safe to share between threads, asyncio tasks and clients:
-    pass it as ``key_pool=`` to share one pool (and its health) between clients.
+    ``strategy`` picks among the ready keys: ``"ordered"`` (default: the first ready key; while it cools, requests
+    spread over the others), ``"round_robin"``, ``"weighted"`` (by ``Key.weight``), ``"random"``,
+    ``"least_loaded"`` (most remaining requests/tokens the provider reported, then fewest in flight), a callable
+    given the usable keys as ``KeyView`` objects, or a list of filters tried in order until one leaves a key (e.g.
+    ``[lambda k: k.remaining_requests is None or k.remaining_requests > 100, ALL]``). Rate-limited and
+    quota-exhausted keys cool for as long as the provider says (or until a reported limit resets), invalid keys are
+    disabled until ``reload()``, and keys at their ``max_in_flight`` are passed over. Safe to share between threads,
+    asyncio tasks and clients.
 
-    Keys come either as ``keys`` or from ``sources`` (``byok_client.sources``: env, files, secret stores,
-    callables): a pool of sources re-reads them on ``reload()``, when a watched file changes (checked at most once per
-    ``check_interval`` seconds, on the request path) and every source's ``refresh_interval``. A refresh that fails
-    keeps the previous keys and logs the error; it never empties the pool.
+    Keys come either as ``keys`` or from ``sources`` (``byok_client.sources``): a pool of sources re-reads them on
+    ``reload()``, when a watched file changes (checked at most once per ``check_interval`` seconds, on the request
+    path) and every source's ``refresh_interval``. A refresh that fails keeps the previous keys and logs the error.
 
-    ``clock`` is a monotonic seconds clock (injectable for tests). ``scope`` is set by the clients so that pools of
-    the same provider and base URL share each key's health; a pool built by hand keeps its own.
+    ``on_event`` receives typed events (``byok_client.events``). ``clock`` is a monotonic seconds clock
+    (injectable for tests). ``scope`` is set by the clients so that pools of the same provider and base URL share
+    each key's health; a pool built by hand keeps its own.
 
-    Raises ``ByokConfigError`` for an empty or duplicated key, a key that is not a ``str`` or ``Key``, or sources
-    that fail or yield no key.
+    Raises ``ByokConfigError`` for an empty or duplicated key, a key that is not a ``str`` or ``Key``, an unknown
+    strategy, or sources that fail or yield no key.
     """
 
     def __init__(
@@ -110,10 +85,12 @@ class KeyPool:
         keys: Iterable[str | Key] | None = None,
         *,
         sources: Sequence[KeySource] | None = None,
+        strategy: Any = "ordered",
         policy: FailoverPolicy | None = None,
         clock: Clock = time.monotonic,
         scope: str | None = None,
         check_interval: float = 1.0,
+        on_event: EventCallback | Sequence[EventCallback] | None = None,
         _loaded: list[Key] | None = None,
     ) -> None:
         if isinstance(keys, str | Key):
@@ -124,13 +101,22 @@ class KeyPool:
             raise ByokConfigError("sources must be byok_client.sources.KeySource instances")
         if policy is not None and not isinstance(policy, FailoverPolicy):
             raise ByokConfigError(f"policy must be a FailoverPolicy, not {type(policy).__name__}")
+        try:
+            self._selector: Selector = make_selector(strategy, self._load_of, self._views, random.Random())
+        except ValueError as exc:
+            raise ByokConfigError(str(exc)) from None
+        self._strategy = strategy
         self._policy = policy or FailoverPolicy()
         self._clock = clock
         self._scope = scope
+        self._listeners: list[EventCallback] = []
+        if on_event is not None:
+            for callback in [on_event] if callable(on_event) else on_event:
+                self.subscribe(callback)
         self._entries: tuple[_Entry, ...] = ()
-        self._ready: list[int] = []
-        self._queued: list[bool] = []
         self._cooling: list[tuple[float, int]] = []
+        self._saturated: set[int] = set()
+        self._disabled_count = 0
         self._sources: tuple[KeySource, ...] = tuple(sources or ())
         self._check_interval = check_interval
         self._next_check = clock() + check_interval
@@ -153,21 +139,26 @@ class KeyPool:
         cls,
         *,
         sources: Sequence[KeySource],
+        strategy: Any = "ordered",
         policy: FailoverPolicy | None = None,
         clock: Clock = time.monotonic,
         scope: str | None = None,
         check_interval: float = 1.0,
+        on_event: EventCallback | Sequence[EventCallback] | None = None,
     ) -> KeyPool:
         """A pool of ``sources`` built inside an event loop: async sources are awaited, files read off the loop."""
         loaded = [key for source in sources for key in await source.aload()]
         return await asyncio.to_thread(
-            cls,
-            sources=sources,
-            policy=policy,
-            clock=clock,
-            scope=scope,
-            check_interval=check_interval,
-            _loaded=loaded,
+            lambda: cls(
+                sources=sources,
+                strategy=strategy,
+                policy=policy,
+                clock=clock,
+                scope=scope,
+                check_interval=check_interval,
+                on_event=on_event,
+                _loaded=loaded,
+            )
         )
 
     # -- public ---------------------------------------------------------------------------------------------
@@ -182,9 +173,26 @@ class KeyPool:
         return self._policy
 
     @property
+    def strategy(self) -> str:
+        """The selection strategy's name (``custom`` for a callable or filter list)."""
+        return self._selector.name
+
+    @property
     def scope(self) -> str | None:
         """Where health is shared: ``"<provider> <origin>"`` for pools the clients build, else None."""
         return self._scope
+
+    @property
+    def sources(self) -> tuple[KeySource, ...]:
+        """Where the keys come from (empty for a pool of fixed keys)."""
+        return self._sources
+
+    def subscribe(self, callback: EventCallback) -> Callable[[], None]:
+        """Call ``callback`` with every event of this pool; returns a function that unsubscribes it."""
+        if not callable(callback):
+            raise ByokConfigError(f"on_event callbacks must be callable, not {type(callback).__name__}")
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -200,11 +208,21 @@ class KeyPool:
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("KeyPool cannot be pickled: it holds secrets")
 
+    def _repr_html_(self) -> str:
+        return self.stats()._repr_html_()
+
+    def __rich__(self) -> Any:
+        return self.stats().__rich__()
+
     def status(self) -> list[KeyStatus]:
         """A snapshot of every key's health, in pool order."""
         now = self._clock()
         with _LOCK:
             return [_status(e, now) for e in self._entries]
+
+    def stats(self) -> PoolStats:
+        """A typed snapshot of the pool that renders as a table (notebook, rich, or ``str()``)."""
+        return PoolStats(tuple(self.status()), self.strategy, self._scope)
 
     def status_of(self, key: str | Key) -> KeyStatus:
         """The health of one key, found by label or by ``Key``. Raises ``KeyError`` if it is not in the pool."""
@@ -214,11 +232,6 @@ class KeyPool:
                 if (isinstance(key, Key) and e.key == key) or e.key.label == key:
                     return _status(e, now)
         raise KeyError(key if isinstance(key, str) else key.label)
-
-    @property
-    def sources(self) -> tuple[KeySource, ...]:
-        """Where the keys come from (empty for a pool of fixed keys)."""
-        return self._sources
 
     def reload(self, keys: Iterable[str | Key] | None = None) -> None:
         """Replace the keys atomically: with ``keys``, or by re-reading the sources. Keys that stay (same value)
@@ -263,7 +276,7 @@ class KeyPool:
         finally:
             self._refreshing.release()
 
-    # -- sources ------------------------------------------------------------------------------------------------
+    # -- sources --------------------------------------------------------------------------------------------
     def _should_reload(self) -> bool:
         now = self._clock()
         self._next_check = now + self._check_interval
@@ -305,13 +318,26 @@ class KeyPool:
         with _LOCK:
             keep = {e.key: e.health for e in self._entries}
             before = [e.key.label for e in self._entries]
+            revived = [e.key.label for e in self._entries if enable and e.health.disabled_reason is not None]
         self._install(new_keys, keep=keep, enable=enable)
         after = [k.label for k in new_keys]
-        if before != after:
-            log.info("keys reloaded: %d keys (%s)", len(after), ", ".join(after))
+        if before == after and not revived:
+            return
+        log.info("keys reloaded: %d keys (%s)", len(after), ", ".join(after))
+        if self._listeners:
+            provider = (self._scope or "").split(" ")[0]
+            events: list[PoolEvent] = [
+                KeysReloaded(
+                    provider,
+                    tuple(after),
+                    tuple(label for label in after if label not in before),
+                    tuple(label for label in before if label not in after),
+                )
+            ]
+            events += [KeyRecovered(provider, label) for label in revived if label in after]
+            self._deliver(events, ())
 
-    # -- used by the failover flow ----------------------------------------------------------------------------
-    def _install(self, keys: list[Key], keep: dict[Key, _Health], enable: bool = False) -> None:
+    def _install(self, keys: list[Key], keep: dict[Key, Health], enable: bool = False) -> None:
         entries = []
         for index, key in enumerate(keys):
             health = keep.get(key)
@@ -319,64 +345,112 @@ class KeyPool:
                 shared_id = (self._scope, key._digest)
                 health = _SHARED_HEALTH.get(shared_id)
                 if health is None:
-                    health = _SHARED_HEALTH.setdefault(shared_id, _Health())
+                    health = _SHARED_HEALTH.setdefault(shared_id, Health())
             if health is None:
-                health = _Health()
+                health = Health()
             if enable and key in keep:
                 health.disabled_reason = None
             entries.append(_Entry(key, health, index))
         with _LOCK:
             self._entries = tuple(entries)
-            self._ready = list(range(len(entries)))  # already a heap
-            self._queued = [True] * len(entries)
             self._cooling = []
+            self._saturated = set()
+            self._selector.reset([e.key.weight for e in entries])
+            self._disabled_count = 0
+            for e in entries:
+                if e.health.disabled_reason is not None:
+                    self._selector.disable(e.index)
+                    self._disabled_count += 1
+        _register_for_scrubbing(keys)
 
-    def _select(self, tried: set[int]) -> _Entry | None:
-        """The first ready key not yet tried; if none is ready and nothing was tried yet, the non-disabled key
-        whose cooldown ends first (a real request beats an invented error). None when nothing is left."""
+    # -- used by the failover flow (under the lock unless said otherwise) --------------------------------------
+    def _load_of(self, i: int) -> tuple[float, float, int]:
+        h = self._entries[i].health
+        requests = _PLENTY if h.remaining_requests is None else float(h.remaining_requests)
+        tokens = _PLENTY if h.remaining_tokens is None else float(h.remaining_tokens)
+        return requests, tokens, h.in_flight
+
+    def _views(self, skip: set[int], usable: Callable[[int], bool]) -> list[KeyView]:
         now = self._clock()
+        views = []
+        for e in self._entries:
+            if e.index in skip or not usable(e.index):
+                continue
+            h = e.health
+            total, limited, timeout = h.rates(now)
+            views.append(
+                KeyView(
+                    e.index,
+                    e.key.label,
+                    e.key.weight,
+                    h.in_flight,
+                    h.remaining_requests,
+                    h.remaining_tokens,
+                    total,
+                    limited,
+                    timeout,
+                    h.requests,
+                )
+            )
+        return views
+
+    def _select(self, tried: set[int], emit: Emit | None = None, provider: str = "", path: str = "") -> _Entry | None:
+        """The key for the next attempt: the strategy's pick among ready keys not yet tried; if none is ready and
+        nothing was tried yet, the non-disabled key whose cooldown ends first (a real request beats an invented
+        error). None when nothing is left. The chosen key counts one more request in flight."""
+        now = self._clock()
+        events: list[PoolEvent] | None = [] if emit is not None else None
         with _LOCK:
-            entries, ready, cooling, queued = self._entries, self._ready, self._cooling, self._queued
+            entries, cooling, selector = self._entries, self._cooling, self._selector
             while cooling and cooling[0][0] <= now:
                 _, i = heapq.heappop(cooling)
                 h = entries[i].health
-                if h.disabled_reason is None and not queued[i]:
-                    if h.cooldown_until <= now:
-                        queued[i] = True
-                        heapq.heappush(ready, i)
-                    else:  # another pool sharing this key extended its cooldown
-                        heapq.heappush(cooling, (h.cooldown_until, i))
-            skipped: list[int] = []
-            chosen: _Entry | None = None
-            while ready:
-                i = ready[0]
-                h = entries[i].health
-                if h.disabled_reason is not None or h.cooldown_until > now:
-                    heapq.heappop(ready)
-                    queued[i] = False
-                    if h.disabled_reason is None:
-                        heapq.heappush(cooling, (h.cooldown_until, i))
+                if h.disabled_reason is not None:
                     continue
-                if i in tried:
-                    skipped.append(heapq.heappop(ready))
+                if h.cooldown_until > now:  # another pool sharing this key extended its cooldown
+                    heapq.heappush(cooling, (h.cooldown_until, i))
                     continue
-                chosen = entries[i]
-                break
-            for i in skipped:
-                heapq.heappush(ready, i)
-            if chosen is None and not tried:
-                chosen = self._earliest_cooling(now)
-            if chosen is not None:
-                chosen.health.requests += 1
-                chosen.health.last_used = now
-            return chosen
+                if h.cooldown_failure is not None:
+                    if events is not None:
+                        events.append(KeyRecovered(provider, entries[i].key.label, h.cooldown_failure, 0.0, path))
+                    h.cooldown_failure = None
+                selector.add(i)
 
-    def _earliest_cooling(self, now: float) -> _Entry | None:
+            def usable(i: int) -> bool:
+                entry = entries[i]
+                h = entry.health
+                if h.disabled_reason is not None:
+                    return False
+                if h.cooldown_until > now:
+                    heapq.heappush(cooling, (h.cooldown_until, i))
+                    return False
+                limit = entry.key.max_in_flight
+                if limit is not None and h.in_flight >= limit:
+                    self._saturated.add(i)
+                    return False
+                return True
+
+            index = selector.pick(tried, usable)
+            chosen = entries[index] if index is not None else None
+            if chosen is None and not tried:
+                chosen = self._earliest_cooling()
+            if chosen is not None:
+                h = chosen.health
+                h.requests += 1
+                h.in_flight += 1
+                h.last_used = now
+                selector.touch(chosen.index)
+        if events:
+            assert emit is not None
+            emit(events)
+        return chosen
+
+    def _earliest_cooling(self) -> _Entry | None:
         cooling, entries = self._cooling, self._entries
         while cooling:
             until, i = cooling[0]
             h = entries[i].health
-            if h.disabled_reason is not None or self._queued[i]:
+            if h.disabled_reason is not None:
                 heapq.heappop(cooling)
                 continue
             if h.cooldown_until != until:
@@ -385,31 +459,118 @@ class KeyPool:
             return entries[i]
         return None
 
-    def _record_success(self, entry: _Entry) -> None:
+    def _release(self, entry: _Entry) -> None:
+        """The attempt on ``entry`` is over (its response was read or failed): one fewer in flight."""
         with _LOCK:
-            entry.health.successes += 1
+            h = entry.health
+            h.in_flight = max(h.in_flight - 1, 0)
+            if self._current(entry):
+                i = entry.index
+                if i in self._saturated:
+                    self._saturated.discard(i)
+                    self._selector.add(i)
+                self._selector.touch(i)
 
-    def _record_failure(self, entry: _Entry, verdict: Verdict) -> None:
+    def _current(self, entry: _Entry) -> bool:
+        entries = self._entries
+        return entry.index < len(entries) and entries[entry.index] is entry  # not removed by a reload
+
+    def _record_success(
+        self, entry: _Entry, limits: Limits | None, emit: Emit | None = None, provider: str = "", path: str = ""
+    ) -> None:
+        now = self._clock()
+        events: list[PoolEvent] | None = [] if emit is not None else None
+        with _LOCK:
+            h = entry.health
+            h.successes += 1
+            h.record(now, None)
+            if limits is not None:
+                self._apply_limits(entry, limits, now, events, provider, path)
+        if events:
+            assert emit is not None
+            emit(events)
+
+    def _apply_limits(
+        self, entry: _Entry, limits: Limits, now: float, events: list[PoolEvent] | None, provider: str, path: str
+    ) -> None:
+        """Remember what the provider reported; a key with no requests (or tokens) left cools until the reset,
+        before it ever gets a 429."""
+        h = entry.health
+        requests, tokens, requests_reset, tokens_reset = limits
+        h.remaining_requests, h.remaining_tokens = requests, tokens
+        h.requests_reset_at = now + requests_reset if requests_reset is not None else None
+        h.tokens_reset_at = now + tokens_reset if tokens_reset is not None else None
+        waits = [
+            reset
+            for remaining, reset in ((requests, requests_reset), (tokens, tokens_reset))
+            if remaining == 0 and reset is not None and reset > 0
+        ]
+        if waits:
+            self._cool(entry, Failure.RATE_LIMITED, max(waits), now, events, provider, path)
+        elif self._current(entry):
+            self._selector.touch(entry.index)
+
+    def _cool(
+        self,
+        entry: _Entry,
+        failure: Failure,
+        wait: float,
+        now: float,
+        events: list[PoolEvent] | None,
+        provider: str,
+        path: str,
+    ) -> None:
+        h = entry.health
+        was_ready = h.cooldown_until <= now
+        until = now + max(wait, 0.0)
+        if until > h.cooldown_until:
+            h.cooldown_until = until
+            h.cooldown_failure = failure
+        if self._current(entry):
+            self._selector.remove(entry.index)
+            heapq.heappush(self._cooling, (h.cooldown_until, entry.index))
+        if was_ready and events is not None:
+            kind = KeyRateLimited if failure is Failure.RATE_LIMITED else KeyQuotaExhausted
+            events.append(kind(provider, entry.key.label, failure, h.cooldown_until - now, path))
+
+    def _record_failure(
+        self, entry: _Entry, verdict: Verdict, limits: Limits | None, emit: Emit | None, provider: str, path: str
+    ) -> None:
         now = self._clock()
         policy = self._policy
+        events: list[PoolEvent] | None = [] if emit is not None else None
         with _LOCK:
             h = entry.health
             h.failures[verdict.failure] = h.failures.get(verdict.failure, 0) + 1
             h.last_failure = verdict.failure
+            h.record(now, verdict.failure)
+            if limits is not None:
+                h.remaining_requests, h.remaining_tokens = limits[0], limits[1]
             if verdict.failure is Failure.INVALID_KEY:
-                h.disabled_reason = verdict.reason or "invalid key"
+                if h.disabled_reason is None:
+                    h.disabled_reason = verdict.reason or "invalid key"
+                    if self._current(entry):
+                        self._selector.disable(entry.index)
+                        self._disabled_count += 1
+                    if events is not None:
+                        events.append(
+                            KeyDisabled(provider, entry.key.label, verdict.failure, None, path, h.disabled_reason)
+                        )
             elif verdict.failure in (Failure.RATE_LIMITED, Failure.QUOTA_EXHAUSTED):
                 default = (
                     policy.rate_limit_cooldown if verdict.failure is Failure.RATE_LIMITED else policy.quota_cooldown
                 )
                 wait = verdict.retry_after if verdict.retry_after is not None else default
-                until = now + max(wait, 0.0)
-                if until > h.cooldown_until:
-                    h.cooldown_until = until
-                    h.cooldown_failure = verdict.failure
-                entries = self._entries
-                if entry.index < len(entries) and entries[entry.index] is entry:  # not removed by a reload
-                    heapq.heappush(self._cooling, (h.cooldown_until, entry.index))
+                self._cool(entry, verdict.failure, wait, now, events, provider, path)
+        if events:
+            assert emit is not None
+            emit(events)
+
+    def _record_error(self, entry: _Entry) -> None:
+        """A connection error or timeout: counted, not blamed on the key (the SDK's retry loop decides)."""
+        with _LOCK:
+            entry.health.timeouts += 1
+            entry.health.record(self._clock(), None, timeout=True)
 
     def _retry_hint(self) -> tuple[bool, float]:
         """(whether a retry can help, seconds until the first key is ready)."""
@@ -427,9 +588,29 @@ class KeyPool:
                 soonest = wait if soonest is None else min(soonest, wait)
         return helpful, (soonest or 0.0)
 
+    def _all_disabled(self) -> bool:
+        return bool(self._entries) and self._disabled_count >= len(self._entries)
+
     def _disabled(self) -> list[tuple[str, str]]:
         with _LOCK:
             return [(e.key.label, e.health.disabled_reason or "") for e in self._entries]
+
+    def _deliver(self, events: list[PoolEvent], extra: Sequence[EventCallback]) -> None:
+        """Hand ``events`` to this pool's listeners and ``extra`` ones; a listener that raises is logged."""
+        for callback in (*self._listeners, *extra):
+            for event in events:
+                try:
+                    callback(event)
+                except Exception:
+                    log.exception("on_event callback %r raised on %s", callback, type(event).__name__)
+
+
+def _register_for_scrubbing(keys: list[Key]) -> None:
+    try:
+        from .logging import register_keys
+    except ImportError:  # pragma: no cover - the logging module is part of the package
+        return
+    register_keys(keys)
 
 
 def _signature(path: str) -> FileSignature:
@@ -460,6 +641,7 @@ def _status(entry: _Entry, now: float) -> KeyStatus:
     h = entry.health
     cooling_for = max(h.cooldown_until - now, 0.0)
     state: KeyStateName = "disabled" if h.disabled_reason is not None else ("cooling" if cooling_for else "ready")
+    total, limited, timeout = h.rates(now)
     return KeyStatus(
         label=entry.key.label,
         fingerprint=entry.key.fingerprint,
@@ -471,4 +653,14 @@ def _status(entry: _Entry, now: float) -> KeyStatus:
         successes=h.successes,
         failures=dict(h.failures),
         last_failure=h.last_failure,
+        timeouts=h.timeouts,
+        last_used_ago=now - h.last_used if h.last_used is not None else None,
+        in_flight=h.in_flight,
+        weight=entry.key.weight,
+        max_in_flight=entry.key.max_in_flight,
+        remaining_requests=h.remaining_requests,
+        remaining_tokens=h.remaining_tokens,
+        requests_reset_in=max(h.requests_reset_at - now, 0.0) if h.requests_reset_at is not None else None,
+        tokens_reset_in=max(h.tokens_reset_at - now, 0.0) if h.tokens_reset_at is not None else None,
+        error_rate=ErrorRates(total, limited, timeout),
     )

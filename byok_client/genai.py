@@ -21,6 +21,7 @@ from ._failover import TOKEN_PREFIX, Binding, origin_of, register_token, unregis
 from ._keys import Key
 from ._pool import KeyPool
 from .clients._common import ByokClientMixin, ConfigPath, make_pool, resolve_keys
+from .providers.base import CREDENTIAL_HEADERS
 from .providers.gemini import GeminiProvider
 from .settings import Settings
 from .transports import httpx as legacy_shell
@@ -49,6 +50,9 @@ def _with_transports(http_options: types.HttpOptions | types.HttpOptionsDict | N
         options = http_options.model_copy()
     else:
         options = types.HttpOptions.model_validate(http_options or {})
+    if options.headers:
+        # A credential header of the user's own would replace the placeholder and bypass the pool.
+        options.headers = {k: v for k, v in options.headers.items() if k.lower() not in CREDENTIAL_HEADERS}
     if options.httpx_client is not None and options.httpx_async_client is not None:
         return options  # the user's clients: wrapped after construction
     legacy = _get_http_client_backend(options) == "httpx"
@@ -143,6 +147,7 @@ class Client(ByokClientMixin, _genai.Client):
         self.key_pool = make_pool(resolved, _PROVIDER, url)
         assert self.key_pool is not None
         register_token(token, Binding(self.key_pool, _PROVIDER, origin_of(url.scheme, url.host, url.port)))
-        weakref.finalize(self, unregister_token, token)
+        # `genai.Client(...).aio` outlives the Client but shares its API client: the token lives as long as that.
+        weakref.finalize(api_client, unregister_token, token)
         _install(getattr(api_client, "_httpx_client", None))
         _install(getattr(api_client, "_async_httpx_client", None))

@@ -267,7 +267,7 @@ def test_config_file_change_is_picked_up_once_per_check_and_keeps_health(
     monkeypatch.setenv("K2", "sk-two")
     path = write(tmp_path / "w.yaml", "providers:\n  - id: openai\n    api_keys: ['${env.K1}']\n")
     pool = KeyPool(sources=[ConfigSource(path, "openai")], clock=clock)
-    pool._record_success(pool._entries[0])
+    pool._record_success(pool._entries[0], None)
     write(path, "providers:\n  - id: openai\n    api_keys: ['${env.K2}', '${env.K1}']\n")
     pool.refresh_if_due()
     assert len(pool) == 1  # not checked yet: at most once per second

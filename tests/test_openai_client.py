@@ -403,15 +403,17 @@ async def test_200_concurrent_async_requests_over_3_keys_one_rate_limited(mock: 
     ks = keys(mock, rate_limited(retry_after=60), ok(), ok())
     async with async_client(mock, ks, max_retries=0) as client:
         replies = await asyncio.gather(*(achat(client) for _ in range(200)))
-        assert set(replies) == {"served by k1"}
+        assert len(replies) == 200
+        assert set(replies) == {"served by k1", "served by k2"}  # while k0 cools, the burst spreads over k1, k2
         labels = mock.labels()
-        # every request may meet k0 once (they all start before its first 429 returns), then k1 serves it
-        assert labels.count("k1") == 200
+        # every request may meet k0 once (they all start before its first 429 returns), then k1 or k2 serves it
+        assert labels.count("k1") + labels.count("k2") == 200
         assert labels.count("k0") <= 200
-        assert "k2" not in labels
         mock.clear()
         await asyncio.gather(*(achat(client) for _ in range(20)))
-    assert mock.labels() == ["k1"] * 20  # k0 now cools: nobody asks it
+    after = mock.labels()
+    assert "k0" not in after  # k0 now cools: nobody asks it
+    assert after.count("k1") == after.count("k2") == 10
 
 
 # -- secrets never leak ----------------------------------------------------------------------------------------------

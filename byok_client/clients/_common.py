@@ -7,11 +7,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._errors import ByokConfigError
+from .._errors import ByokConfigError, NoUsableKeyError
 from .._failover import EXTENSION, Binding, origin_of
 from .._keys import Key
 from .._policy import FailoverPolicy
 from .._pool import KeyPool
+from ..events import EventCallback
 from ..providers.base import Provider
 from ..sources.base import KeySource
 from ..sources.env import EnvSource
@@ -128,6 +129,7 @@ class ByokClientMixin:
     """Mixed into each SDK subclass. ``key_pool`` is None in passthrough mode."""
 
     _byok_provider: Provider
+    _byok_listeners: tuple[EventCallback, ...] = ()
     key_pool: KeyPool | None
     _byok_binding: tuple[Any, Binding] | None
 
@@ -136,9 +138,17 @@ class ByokClientMixin:
         pool = self.key_pool
         if pool is None:
             return
+        if pool._all_disabled():
+            # Raised here, before the SDK's send: some SDKs (anthropic) wrap transport errors as connection errors.
+            raise NoUsableKeyError(self._byok_provider.name, pool._disabled())
         cached = self._byok_binding
         if cached is None or cached[0] is not base_url or cached[1].pool is not pool:
-            binding = Binding(pool, self._byok_provider, origin_of(base_url.scheme, base_url.host, base_url.port))
+            binding = Binding(
+                pool,
+                self._byok_provider,
+                origin_of(base_url.scheme, base_url.host, base_url.port),
+                self._byok_listeners,
+            )
             cached = self._byok_binding = (base_url, binding)
         request.extensions[EXTENSION] = cached[1]
 

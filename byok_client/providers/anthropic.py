@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from .._policy import Failure, Verdict
-from .base import Provider, json_body, parse_retry_after, rate_limit
+from .base import Provider, int_header, json_body, parse_retry_after, rate_limit
 
 __all__ = ["AnthropicProvider", "anthropic_reset"]
 
@@ -24,6 +24,18 @@ def _seconds_until(moment: datetime) -> float:
     return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
 
 
+def _reset_in(raw: str | None) -> float | None:
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return _seconds_until(moment)
+
+
 def anthropic_reset(headers: Mapping[str, str]) -> float | None:
     """``retry-after(-ms)``, else the RFC 3339 reset of each exhausted ``anthropic-ratelimit-*`` limit (none at 0:
     the latest reset given)."""
@@ -33,16 +45,9 @@ def anthropic_reset(headers: Mapping[str, str]) -> float | None:
     resets: list[float] = []
     exhausted: list[float] = []
     for kind in _LIMITS:
-        raw = headers.get(f"anthropic-ratelimit-{kind}-reset")
-        if not raw:
+        wait = _reset_in(headers.get(f"anthropic-ratelimit-{kind}-reset"))
+        if wait is None:
             continue
-        try:
-            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            continue
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        wait = _seconds_until(moment)
         resets.append(wait)
         if headers.get(f"anthropic-ratelimit-{kind}-remaining", "").strip() == "0":
             exhausted.append(wait)
@@ -57,6 +62,20 @@ class AnthropicProvider(Provider):
     name = "anthropic"
     env_list = ("ANTHROPIC_API_KEYS",)
     env_numbered = ("ANTHROPIC_API_KEY_",)
+
+    def read_limits(
+        self, headers: Mapping[str, str]
+    ) -> tuple[int | None, int | None, float | None, float | None] | None:
+        requests = int_header(headers, "anthropic-ratelimit-requests-remaining")
+        tokens = int_header(headers, "anthropic-ratelimit-tokens-remaining")
+        if requests is None and tokens is None:
+            return None
+        return (
+            requests,
+            tokens,
+            _reset_in(headers.get("anthropic-ratelimit-requests-reset")),
+            _reset_in(headers.get("anthropic-ratelimit-tokens-reset")),
+        )
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
         data = json_body(body) or {}

@@ -17,6 +17,7 @@ __all__ = [
     "PLACEHOLDER_KEY",
     "QUOTA_AFTER",
     "Provider",
+    "int_header",
     "json_body",
     "parse_duration",
     "parse_retry_after",
@@ -69,6 +70,17 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     return max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
 
 
+def int_header(headers: Mapping[str, str], name: str) -> int | None:
+    """An integer header's value, or None if absent or not an integer."""
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    try:
+        return int(raw.strip())
+    except ValueError:
+        return None
+
+
 def json_body(body: bytes) -> dict[str, Any] | None:
     """The error body as a JSON object, or None (not JSON, or not an object)."""
     if not body:
@@ -111,6 +123,13 @@ class Provider:
         """Read a failed response (status >= 400). ``headers`` must answer lower-case names."""
         raise NotImplementedError
 
+    def read_limits(
+        self, headers: Mapping[str, str]
+    ) -> tuple[int | None, int | None, float | None, float | None] | None:
+        """What a response says of the key's limits: (remaining requests, remaining tokens, seconds until each
+        resets), or None when it says nothing. Called on every response, so it must be cheap."""
+        return None
+
     def pinned_key(self, url: str) -> Key | None:
         """The key a request to ``url`` must use, without failover (only when ``pins_sessions``)."""
         return None
@@ -119,9 +138,13 @@ class Provider:
         """Called with each successful response's headers and the key that got it."""
 
     def inject(self, headers: MutableMapping[str, str], key: Key) -> None:
-        """Put ``key`` where the SDK put its own credential, and make sure no second credential goes out."""
+        """Put ``key`` where the SDK put its own credential (the header holding our placeholder, else the first
+        credential header present), and make sure no second credential goes out."""
         used = [name for name in CREDENTIAL_HEADERS if name in headers]
-        target = self.default_header if self.exclusive_header or not used else used[0]
+        if self.exclusive_header or not used:
+            target = self.default_header
+        else:
+            target = next((n for n in used if headers[n].removeprefix("Bearer ").startswith(PLACEHOLDER_KEY)), used[0])
         for name in used:
             if name != target:
                 del headers[name]

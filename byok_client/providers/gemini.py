@@ -54,6 +54,7 @@ class GeminiProvider(Provider):
     env_list = ("GEMINI_API_KEYS", "GOOGLE_API_KEYS")
     env_numbered = ("GEMINI_API_KEY_", "GOOGLE_API_KEY_")
     default_header = "x-goog-api-key"
+    exclusive_header = True
     pins_sessions = True
 
     def __init__(self, max_sessions: int = 1024) -> None:

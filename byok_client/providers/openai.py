@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .._policy import Failure, Verdict
-from .base import Provider, json_body, parse_duration, parse_retry_after, rate_limit
+from .base import Provider, int_header, json_body, parse_duration, parse_retry_after, rate_limit
 
 __all__ = ["COMPATIBLE", "AzureOpenAIProvider", "CompatibleHost", "OpenAIProvider", "openai_provider_for"]
 
@@ -63,6 +63,22 @@ class OpenAIProvider(Provider):
         self.name = name
         self.env_list = (f"{env_prefix}_API_KEYS",)
         self.env_numbered = (f"{env_prefix}_API_KEY_",)
+
+    def read_limits(
+        self, headers: Mapping[str, str]
+    ) -> tuple[int | None, int | None, float | None, float | None] | None:
+        requests = int_header(headers, "x-ratelimit-remaining-requests")
+        tokens = int_header(headers, "x-ratelimit-remaining-tokens")
+        if requests is None and tokens is None:
+            return None
+        reset_requests = headers.get("x-ratelimit-reset-requests")
+        reset_tokens = headers.get("x-ratelimit-reset-tokens")
+        return (
+            requests,
+            tokens,
+            parse_duration(reset_requests) if reset_requests else None,
+            parse_duration(reset_tokens) if reset_tokens else None,
+        )
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
         codes, message = error_fields(body)

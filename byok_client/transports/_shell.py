@@ -5,6 +5,7 @@ Sync and async shells differ only in how they send, read and close; all decision
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, ClassVar
 
 from .._failover import EXTENSION, TOKEN_PREFIX, Binding, Failover, GiveUp, binding_for_token, origin_of
@@ -12,7 +13,12 @@ from .._keys import Key
 from .._policy import Observation
 from ..providers.base import CREDENTIAL_HEADERS
 
-__all__ = ["AsyncShell", "SyncShell"]
+__all__ = ["ATTEMPTS", "KEY_HEADER", "AsyncShell", "SyncShell"]
+
+KEY_HEADER = "x-byok-key"
+"""Response header naming the label of the key that got the response (never its value)."""
+ATTEMPTS = "byok_client.attempts"
+"""Response extension holding the request's attempt history (``tuple[Attempt, ...]``)."""
 
 
 def _binding_for(request: Any) -> Binding | None:
@@ -37,10 +43,26 @@ def _token_binding(headers: Any) -> Binding | None:
     return None
 
 
+def _credentials(headers: Any) -> list[tuple[str, str | None]]:
+    return [(name, headers.get(name)) for name in CREDENTIAL_HEADERS]
+
+
+def _restore(headers: Any, saved: list[tuple[str, str | None]]) -> None:
+    """Put the request's credential headers back as the SDK set them: exceptions and logs that show the request
+    (``err.response.request.headers``) then never carry a managed key."""
+    for name, value in saved:
+        if value is None:
+            if name in headers:
+                del headers[name]
+        else:
+            headers[name] = value
+
+
 class _Shell:
     _inner: Any
     _byte_stream: ClassVar[Any]
     _response_cls: ClassVar[Any]
+    _releasing: ClassVar[Any]
 
     def __getattr__(self, name: str) -> Any:
         # Code that introspects the SDK's transport (``_transport._pool``) keeps working.
@@ -65,7 +87,7 @@ class _Shell:
                 body = b""
         return Observation(response.status_code, response.headers, body)
 
-    def _give_back(self, response: Any, raw: bytes, step: GiveUp, key: Key) -> Any:
+    def _give_back(self, response: Any, raw: bytes, step: GiveUp, key: Key, flow: Failover) -> Any:
         secret = key.get_secret_value().encode()
         if secret in raw and response.headers.get("content-encoding", "identity").lower() == "identity":
             # Some providers echo the key in error bodies (Gemini); the SDK would put it in its exception text.
@@ -73,13 +95,19 @@ class _Shell:
             if "content-length" in response.headers:
                 response.headers["content-length"] = str(len(raw))
         response.stream = self._byte_stream(raw)
+        if hasattr(response, "_content"):  # an inner transport that had already read the body
+            response._content = raw
         for name, value in step.headers.items():
             response.headers[name] = value
+        response.headers[KEY_HEADER] = key.label
+        response.extensions = {**response.extensions, ATTEMPTS: tuple(flow.history)}
         return response
 
-    @staticmethod
-    def _inject(binding: Binding, request: Any, key: Key) -> None:
-        binding.provider.inject(request.headers, key)
+    def _succeeded(self, response: Any, key: Key, flow: Failover) -> Any:
+        flow.succeeded(response.status_code, response.headers)
+        response.headers[KEY_HEADER] = key.label
+        response.stream = self._releasing(response.stream, flow)  # one fewer in flight when the body is done
+        return response
 
 
 class SyncShell(_Shell):
@@ -89,25 +117,34 @@ class SyncShell(_Shell):
         binding = _binding_for(request)
         if binding is None:
             return self._inner.handle_request(request)
-        if binding.provider.pins_sessions and (pinned := binding.provider.pinned_key(str(request.url))):
-            self._inject(binding, request, pinned)
+        provider = binding.provider
+        if provider.pins_sessions and (pinned := provider.pinned_key(str(request.url))):
+            provider.inject(request.headers, pinned)
             return self._inner.handle_request(request)  # a session's key never changes mid-session
         request.read()  # so the body can be sent again with the next key
-        binding.pool.refresh_if_due()
-        flow = Failover(binding.pool, binding.provider)
-        key = flow.first()
-        limit = binding.pool.policy.max_error_body
-        while True:
-            self._inject(binding, request, key)
-            response = self._inner.handle_request(request)
-            if response.status_code < 400:
-                flow.succeeded(response.status_code, response.headers)
-                return response  # unread: streams stay lazy
-            raw = _drain(response.stream, limit)
-            step = flow.failed(self._observe(response, raw))
-            if isinstance(step, GiveUp):
-                return self._give_back(response, raw, step, key)
-            key = step
+        pool = binding.pool
+        pool.refresh_if_due()
+        saved = _credentials(request.headers)
+        flow = Failover(pool, provider, request.url.path, binding.listeners)
+        try:
+            key = flow.first()
+            limit = pool.policy.max_error_body
+            while True:
+                provider.inject(request.headers, key)
+                try:
+                    response = self._inner.handle_request(request)
+                except BaseException:
+                    flow.errored()
+                    raise
+                if response.status_code < 400:
+                    return self._succeeded(response, key, flow)  # unread: streams stay lazy
+                raw = _drain(response.stream, limit)
+                step = flow.failed(self._observe(response, raw))
+                if isinstance(step, GiveUp):
+                    return self._give_back(response, raw, step, key, flow)
+                key = step
+        finally:
+            _restore(request.headers, saved)
 
     def close(self) -> None:
         self._inner.close()
@@ -120,28 +157,69 @@ class AsyncShell(_Shell):
         binding = _binding_for(request)
         if binding is None:
             return await self._inner.handle_async_request(request)
-        if binding.provider.pins_sessions and (pinned := binding.provider.pinned_key(str(request.url))):
-            self._inject(binding, request, pinned)
+        provider = binding.provider
+        if provider.pins_sessions and (pinned := provider.pinned_key(str(request.url))):
+            provider.inject(request.headers, pinned)
             return await self._inner.handle_async_request(request)
         await request.aread()
-        await binding.pool.arefresh_if_due()
-        flow = Failover(binding.pool, binding.provider)
-        key = flow.first()
-        limit = binding.pool.policy.max_error_body
-        while True:
-            self._inject(binding, request, key)
-            response = await self._inner.handle_async_request(request)
-            if response.status_code < 400:
-                flow.succeeded(response.status_code, response.headers)
-                return response
-            raw = await _adrain(response.stream, limit)
-            step = flow.failed(self._observe(response, raw))
-            if isinstance(step, GiveUp):
-                return self._give_back(response, raw, step, key)
-            key = step
+        pool = binding.pool
+        await pool.arefresh_if_due()
+        saved = _credentials(request.headers)
+        flow = Failover(pool, provider, request.url.path, binding.listeners)
+        try:
+            key = flow.first()
+            limit = pool.policy.max_error_body
+            while True:
+                provider.inject(request.headers, key)
+                try:
+                    response = await self._inner.handle_async_request(request)
+                except BaseException:
+                    flow.errored()
+                    raise
+                if response.status_code < 400:
+                    return self._succeeded(response, key, flow)
+                raw = await _adrain(response.stream, limit)
+                step = flow.failed(self._observe(response, raw))
+                if isinstance(step, GiveUp):
+                    return self._give_back(response, raw, step, key, flow)
+                key = step
+        finally:
+            _restore(request.headers, saved)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+class ReleasingStream:
+    """A successful response's body stream that ends its attempt (one fewer in flight) when closed. Iteration is
+    the inner stream's own, so chunks pass through untouched."""
+
+    def __init__(self, stream: Any, flow: Failover) -> None:
+        self._stream = stream
+        self._flow: Failover | None = flow
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._stream)
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._stream.__aiter__()  # type: ignore[no-any-return]
+
+    def _done(self) -> None:
+        flow, self._flow = self._flow, None
+        if flow is not None:
+            flow.release()
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        finally:
+            self._done()
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            self._done()
 
 
 def _drain(stream: Any, limit: int) -> bytes:

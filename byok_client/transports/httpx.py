@@ -6,9 +6,17 @@ from typing import ClassVar
 
 import httpx
 
-from ._shell import AsyncShell, SyncShell
+from ._shell import AsyncShell, ReleasingStream, SyncShell
 
 __all__ = ["AsyncKeyInjectingTransport", "KeyInjectingTransport", "install", "install_async"]
+
+
+class _SyncReleasingStream(ReleasingStream, httpx.SyncByteStream):
+    pass
+
+
+class _AsyncReleasingStream(ReleasingStream, httpx.AsyncByteStream):
+    pass
 
 
 class KeyInjectingTransport(SyncShell, httpx.BaseTransport):
@@ -17,6 +25,7 @@ class KeyInjectingTransport(SyncShell, httpx.BaseTransport):
 
     _byte_stream: ClassVar[type[httpx.ByteStream]] = httpx.ByteStream
     _response_cls: ClassVar[type[httpx.Response]] = httpx.Response
+    _releasing: ClassVar[type[ReleasingStream]] = _SyncReleasingStream
 
     def __init__(self, transport: httpx.BaseTransport) -> None:
         self._inner = transport
@@ -31,6 +40,7 @@ class AsyncKeyInjectingTransport(AsyncShell, httpx.AsyncBaseTransport):
 
     _byte_stream: ClassVar[type[httpx.ByteStream]] = httpx.ByteStream
     _response_cls: ClassVar[type[httpx.Response]] = httpx.Response
+    _releasing: ClassVar[type[ReleasingStream]] = _AsyncReleasingStream
 
     def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
         self._inner = transport

@@ -6,9 +6,17 @@ from typing import ClassVar
 
 import httpx2
 
-from ._shell import AsyncShell, SyncShell
+from ._shell import AsyncShell, ReleasingStream, SyncShell
 
 __all__ = ["AsyncKeyInjectingTransport", "KeyInjectingTransport", "install", "install_async"]
+
+
+class _SyncReleasingStream(ReleasingStream, httpx2.SyncByteStream):
+    pass
+
+
+class _AsyncReleasingStream(ReleasingStream, httpx2.AsyncByteStream):
+    pass
 
 
 class KeyInjectingTransport(SyncShell, httpx2.BaseTransport):
@@ -17,6 +25,7 @@ class KeyInjectingTransport(SyncShell, httpx2.BaseTransport):
 
     _byte_stream: ClassVar[type[httpx2.ByteStream]] = httpx2.ByteStream
     _response_cls: ClassVar[type[httpx2.Response]] = httpx2.Response
+    _releasing: ClassVar[type[ReleasingStream]] = _SyncReleasingStream
 
     def __init__(self, transport: httpx2.BaseTransport) -> None:
         self._inner = transport
@@ -31,6 +40,7 @@ class AsyncKeyInjectingTransport(AsyncShell, httpx2.AsyncBaseTransport):
 
     _byte_stream: ClassVar[type[httpx2.ByteStream]] = httpx2.ByteStream
     _response_cls: ClassVar[type[httpx2.Response]] = httpx2.Response
+    _releasing: ClassVar[type[ReleasingStream]] = _AsyncReleasingStream
 
     def __init__(self, transport: httpx2.AsyncBaseTransport) -> None:
         self._inner = transport

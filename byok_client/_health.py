@@ -1,0 +1,103 @@
+"""What is known about one key: state, counters, a sliding error window and the provider's reported limits."""
+
+from __future__ import annotations
+
+from array import array
+
+from ._policy import Failure
+
+__all__ = ["WINDOW_BUCKETS", "WINDOW_SECONDS", "Health", "Window"]
+
+WINDOW_SECONDS = 60.0
+WINDOW_BUCKETS = 12
+_BUCKET = WINDOW_SECONDS / WINDOW_BUCKETS
+# fields per bucket: epoch, attempts, failures, rate limits, timeouts
+_FIELDS = 5
+
+
+class Window:
+    """Attempt outcomes over the last ``WINDOW_SECONDS``, in ``WINDOW_BUCKETS`` buckets (one compact array)."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self) -> None:
+        self._data = array("q", [-1, 0, 0, 0, 0] * WINDOW_BUCKETS)
+
+    def add(self, now: float, failure: Failure | None, timeout: bool = False) -> None:
+        epoch = int(now // _BUCKET)
+        base = (epoch % WINDOW_BUCKETS) * _FIELDS
+        data = self._data
+        if data[base] != epoch:
+            data[base : base + _FIELDS] = array("q", [epoch, 0, 0, 0, 0])
+        data[base + 1] += 1
+        if failure is not None or timeout:
+            data[base + 2] += 1
+        if failure is Failure.RATE_LIMITED:
+            data[base + 3] += 1
+        if timeout:
+            data[base + 4] += 1
+
+    def rates(self, now: float) -> tuple[float, float, float]:
+        """(failure share, rate-limit share, timeout share) of the attempts in the window."""
+        oldest = int(now // _BUCKET) - WINDOW_BUCKETS + 1
+        attempts = failures = limited = timeouts = 0
+        data = self._data
+        for base in range(0, WINDOW_BUCKETS * _FIELDS, _FIELDS):
+            if data[base] >= oldest:
+                attempts += data[base + 1]
+                failures += data[base + 2]
+                limited += data[base + 3]
+                timeouts += data[base + 4]
+        if not attempts:
+            return 0.0, 0.0, 0.0
+        return failures / attempts, limited / attempts, timeouts / attempts
+
+
+class Health:
+    """Mutable health of one key; shared by every pool of the same scope holding the key. Guarded by the pool
+    module's lock."""
+
+    __slots__ = (
+        "__weakref__",
+        "cooldown_failure",
+        "cooldown_until",
+        "disabled_reason",
+        "failures",
+        "in_flight",
+        "last_failure",
+        "last_used",
+        "remaining_requests",
+        "remaining_tokens",
+        "requests",
+        "requests_reset_at",
+        "successes",
+        "timeouts",
+        "tokens_reset_at",
+        "window",
+    )
+
+    def __init__(self) -> None:
+        self.cooldown_until = 0.0
+        self.cooldown_failure: Failure | None = None
+        self.disabled_reason: str | None = None
+        self.requests = 0
+        self.successes = 0
+        self.timeouts = 0
+        self.in_flight = 0
+        self.failures: dict[Failure, int] = {}
+        self.last_failure: Failure | None = None
+        self.last_used: float | None = None
+        self.remaining_requests: int | None = None
+        self.remaining_tokens: int | None = None
+        self.requests_reset_at: float | None = None
+        self.tokens_reset_at: float | None = None
+        self.window: Window | None = None  # allocated on first attempt: idle keys stay small
+
+    def record(self, now: float, failure: Failure | None, timeout: bool = False) -> None:
+        window = self.window
+        if window is None:
+            window = self.window = Window()
+        window.add(now, failure, timeout)
+
+    def rates(self, now: float) -> tuple[float, float, float]:
+        return self.window.rates(now) if self.window is not None else (0.0, 0.0, 0.0)
