@@ -13,7 +13,21 @@ from typing import TYPE_CHECKING, Any
 from ._errors import ByokConfigError, ByokError, MissingDependencyError, NoUsableKeyError
 from ._keys import Key
 from ._policy import Attempt, FailoverPolicy, Failure, Verdict
-from ._pool import KeyPool, KeyStatus
+from ._pool import KeyPool
+from ._strategies import ALL, KeyView
+from .events import (
+    AttemptCompleted,
+    FailedOver,
+    KeyDisabled,
+    KeyQuotaExhausted,
+    KeyRateLimited,
+    KeyRecovered,
+    KeysReloaded,
+    PoolEvent,
+    PoolExhausted,
+)
+from .logging import KeyScrubFilter, install_scrub_filter
+from .stats import ErrorRates, KeyStatus, PoolStats
 
 if TYPE_CHECKING:
     from . import genai
@@ -23,24 +37,53 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
+install_scrub_filter()  # our own log records never carry a key value
+
+
+def attempts_of(error_or_response: Any) -> tuple[Attempt, ...]:
+    """The attempt history (key labels, statuses, failure classes) of a request whose keys all failed, from the
+    SDK's exception (``err``) or its ``err.response``; empty if the request did not go through a pool."""
+    from .transports._shell import ATTEMPTS
+
+    response = getattr(error_or_response, "response", error_or_response)
+    extensions = getattr(response, "extensions", None)
+    attempts = extensions.get(ATTEMPTS, ()) if isinstance(extensions, dict) else ()
+    return tuple(attempts)
+
+
 __all__ = [
+    "ALL",
     "Anthropic",
     "AsyncAnthropic",
     "AsyncOpenAI",
     "Attempt",
+    "AttemptCompleted",
     "ByokConfigError",
     "ByokError",
+    "ErrorRates",
+    "FailedOver",
     "FailoverPolicy",
     "Failure",
     "Key",
+    "KeyDisabled",
     "KeyPool",
+    "KeyQuotaExhausted",
+    "KeyRateLimited",
+    "KeyRecovered",
+    "KeyScrubFilter",
     "KeyStatus",
+    "KeyView",
+    "KeysReloaded",
     "MissingDependencyError",
     "NoUsableKeyError",
     "OpenAI",
+    "PoolEvent",
+    "PoolExhausted",
+    "PoolStats",
     "Settings",
     "Verdict",
     "__version__",
+    "attempts_of",
     "genai",
 ]
 

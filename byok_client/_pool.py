@@ -27,6 +27,7 @@ from .events import (
     KeysReloaded,
     PoolEvent,
 )
+from .logging import register_keys
 from .sources.base import KeySource
 from .stats import ErrorRates, KeyStateName, KeyStatus, PoolStats
 
@@ -361,7 +362,7 @@ class KeyPool:
                 if e.health.disabled_reason is not None:
                     self._selector.disable(e.index)
                     self._disabled_count += 1
-        _register_for_scrubbing(keys)
+        register_keys(keys)  # so KeyScrubFilter knows their values
 
     # -- used by the failover flow (under the lock unless said otherwise) --------------------------------------
     def _load_of(self, i: int) -> tuple[float, float, int]:
@@ -603,14 +604,6 @@ class KeyPool:
                     callback(event)
                 except Exception:
                     log.exception("on_event callback %r raised on %s", callback, type(event).__name__)
-
-
-def _register_for_scrubbing(keys: list[Key]) -> None:
-    try:
-        from .logging import register_keys
-    except ImportError:  # pragma: no cover - the logging module is part of the package
-        return
-    register_keys(keys)
 
 
 def _signature(path: str) -> FileSignature:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from google import genai as _genai
@@ -20,7 +20,8 @@ from google.genai.client import DebugConfig
 from ._failover import TOKEN_PREFIX, Binding, origin_of, register_token, unregister_token
 from ._keys import Key
 from ._pool import KeyPool
-from .clients._common import ByokClientMixin, ConfigPath, make_pool, resolve_keys
+from .clients._common import ByokClientMixin, ConfigPath, listeners, make_pool, resolve_keys
+from .events import EventCallback
 from .providers.base import CREDENTIAL_HEADERS
 from .providers.gemini import GeminiProvider
 from .settings import Settings
@@ -114,13 +115,16 @@ class Client(ByokClientMixin, _genai.Client):
         key_pool: KeyPool | None = None,
         settings: Settings | None = None,
         config: ConfigPath | None = None,
+        strategy: Any = None,
+        on_event: EventCallback | Sequence[EventCallback] | None = None,
     ) -> None:
         self._byok_provider = _PROVIDER
         self._byok_binding = None
+        self._byok_listeners = listeners(on_event)
         explicit = api_keys is not None or key_pool is not None
         resolved = None
         if explicit or not _vertex_mode(enterprise, vertexai):
-            resolved = resolve_keys(_PROVIDER, api_keys, key_pool, settings, config)
+            resolved = resolve_keys(_PROVIDER, api_keys, key_pool, settings, config, strategy)
         token: str | None = None
         if resolved is not None:
             token = TOKEN_PREFIX + secrets.token_hex(12)
@@ -146,7 +150,8 @@ class Client(ByokClientMixin, _genai.Client):
         url = httpx2.URL(base)
         self.key_pool = make_pool(resolved, _PROVIDER, url)
         assert self.key_pool is not None
-        register_token(token, Binding(self.key_pool, _PROVIDER, origin_of(url.scheme, url.host, url.port)))
+        origin = origin_of(url.scheme, url.host, url.port)
+        register_token(token, Binding(self.key_pool, _PROVIDER, origin, self._byok_listeners))
         # `genai.Client(...).aio` outlives the Client but shares its API client: the token lives as long as that.
         weakref.finalize(api_client, unregister_token, token)
         _install(getattr(api_client, "_httpx_client", None))

@@ -15,45 +15,41 @@ import contextlib
 import logging
 import re
 import threading
-from collections import OrderedDict
+import weakref
 from collections.abc import Iterable
 
 from ._keys import Key
 
 __all__ = ["KeyScrubFilter", "install_scrub_filter", "register_keys"]
 
-_MAX_KEYS = 100_000
-"""The registry keeps the values of the most recently registered keys, up to this many."""
-
-# `Key` has __slots__ without __weakref__, so it cannot be held weakly: the registry is a plain dict
-# value -> label, bounded to the most recent _MAX_KEYS keys (least recently registered evicted first).
-_registry: OrderedDict[str, str] = OrderedDict()
+# value -> Key, held weakly: a value is forgotten (and no longer scrubbed) once no pool holds its Key.
+_registry: weakref.WeakValueDictionary[str, Key] = weakref.WeakValueDictionary()
 _version = 0
 _lock = threading.Lock()
 
 _QUERY_KEY = re.compile(r"([?&]key=)(?!\[key:)[^&\s'\"]+", re.IGNORECASE)
+# Provider keys are made of these characters; a value made only of them is found by token lookup (O(text) whatever
+# the number of keys). Rarer values go through a trie regex.
+_TOKEN_CHARS = "A-Za-z0-9_\\-.~+/"
+_TOKEN = re.compile(f"[{_TOKEN_CHARS}]+")
+_PLAIN_VALUE = re.compile(f"[{_TOKEN_CHARS}]+")
 
 
 def register_keys(keys: Iterable[Key]) -> None:
-    """Remember ``keys`` so ``KeyScrubFilter`` replaces their values with ``[key:<label>]``.
-
-    Registering a key again refreshes it (and updates its label). Only the 100,000 most recently registered keys
-    are kept. Never raises for a non-``Key`` item: it is skipped.
+    """Remember ``keys`` so ``KeyScrubFilter`` replaces their values with ``[key:<label>]``, for as long as the
+    keys exist. Registering a key again updates its label. Never raises for a non-``Key`` item: it is skipped.
     """
     global _version
-    items = [(k.get_secret_value(), k.label) for k in keys if isinstance(k, Key)]
+    items = [k for k in keys if isinstance(k, Key)]
     if not items:
         return
     with _lock:
         changed = False
-        for value, label in items:
-            if _registry.get(value) != label:
-                _registry[value] = label
+        for key in items:
+            current = _registry.get(key.get_secret_value())
+            if current is None or current.label != key.label:
+                _registry[key.get_secret_value()] = key
                 changed = True
-            _registry.move_to_end(value)
-        while len(_registry) > _MAX_KEYS:
-            _registry.popitem(last=False)
-            changed = True
         if changed:
             _version += 1
 
@@ -115,27 +111,40 @@ class KeyScrubFilter(logging.Filter):
     def __init__(self, name: str = "") -> None:
         super().__init__(name)
         self._cache_lock = threading.Lock()
-        # (registry version, regex of the values or None when none are registered, value -> label), swapped whole
-        # so a reader on another thread never pairs a new regex with old labels.
-        self._cache: tuple[int, re.Pattern[str] | None, dict[str, str]] = (-1, None, {})
+        # (registry version, value -> label, regex of the values outside the token alphabet or None), swapped whole
+        # so a reader on another thread never pairs new values with old labels.
+        self._cache: tuple[int, dict[str, str], re.Pattern[str] | None] = (-1, {}, None)
 
-    def _compiled(self) -> tuple[re.Pattern[str] | None, dict[str, str]]:
-        """The regex of registered values and the value -> label map, rebuilt only when the registry changed."""
-        version, pattern, labels = self._cache
+    def _compiled(self) -> tuple[dict[str, str], re.Pattern[str] | None]:
+        """The value -> label map and the regex for unusual values, rebuilt only when the registry changed."""
+        version, labels, pattern = self._cache
         if version == _version:
-            return pattern, labels
+            return labels, pattern
         with self._cache_lock:
             with _lock:
                 version = _version
-                labels = dict(_registry)
+                labels = {value: key.label for value, key in _registry.items()}
             if self._cache[0] != version:
-                pattern = re.compile(_trie_pattern(labels)) if labels else None
-                self._cache = (version, pattern, labels)
+                unusual = [v for v in labels if not _PLAIN_VALUE.fullmatch(v)]
+                pattern = re.compile(_trie_pattern(unusual)) if unusual else None
+                self._cache = (version, labels, pattern)
             return self._cache[1], self._cache[2]
 
     def scrub(self, text: str) -> str:
         """``text`` with every registered key value and ``key=`` query parameter replaced."""
-        pattern, labels = self._compiled()
+        labels, pattern = self._compiled()
+        if labels:
+
+            def token(match: re.Match[str]) -> str:
+                word = match.group(0)
+                label = labels.get(word)
+                if label is not None:
+                    return f"[key:{label}]"
+                stripped = word.rstrip("./+~-_")  # a key at the end of a sentence or path
+                label = labels.get(stripped) if stripped != word else None
+                return f"[key:{label}]{word[len(stripped) :]}" if label is not None else word
+
+            text = _TOKEN.sub(token, text)
         if pattern is not None:
             text = pattern.sub(lambda m: f"[key:{labels.get(m.group(0), '?')}]", text)
         return _QUERY_KEY.sub(r"\1***", text)

@@ -274,7 +274,8 @@ def scrubbed_logger(registry: None) -> Iterator[tuple[logging.Logger, io.StringI
 
 def test_scrub_filter_replaces_values_with_labels(scrubbed_logger: tuple[logging.Logger, io.StringIO]) -> None:
     logger, stream = scrubbed_logger
-    register_keys([Key(OPENAI_VALUE, "openai-main"), Key(GEMINI_VALUE, "gemini-main")])
+    held = [Key(OPENAI_VALUE, "openai-main"), Key(GEMINI_VALUE, "gemini-main")]  # as a pool holds its keys
+    register_keys(held)
     logger.info("using %s for %s", OPENAI_VALUE, "chat")
     logger.warning(f"header Authorization: Bearer {OPENAI_VALUE}")
     try:
@@ -299,7 +300,8 @@ def test_scrub_filter_replaces_values_with_labels(scrubbed_logger: tuple[logging
 
 
 def test_scrubbed_record_is_formatted_once(registry: None) -> None:
-    register_keys([Key(OPENAI_VALUE, "openai-main")])
+    held = [Key(OPENAI_VALUE, "openai-main")]
+    register_keys(held)
     records: list[logging.LogRecord] = []
 
     class Capture(logging.Handler):
@@ -333,7 +335,8 @@ def test_scrub_filter_without_registered_keys_is_a_no_op(registry: None) -> None
 
 
 def test_scrub_filter_never_raises(registry: None) -> None:
-    register_keys([Key(OPENAI_VALUE, "openai-main")])
+    held = [Key(OPENAI_VALUE, "openai-main")]
+    register_keys(held)
     scrub = KeyScrubFilter()
     broken = logging.LogRecord("t", logging.INFO, __file__, 1, "%d", ("not a number",), None)
     assert scrub.filter(broken) is True
@@ -357,21 +360,28 @@ def test_install_scrub_filter_is_idempotent() -> None:
 def test_registry_changes_rebuild_the_pattern(registry: None) -> None:
     scrub = KeyScrubFilter()
     assert scrub.scrub(f"x {OPENAI_VALUE}") == f"x {OPENAI_VALUE}"
-    register_keys([Key(OPENAI_VALUE, "first")])
+    first = [Key(OPENAI_VALUE, "first")]
+    register_keys(first)
     assert scrub.scrub(f"x {OPENAI_VALUE}") == "x [key:first]"
-    register_keys([Key(OPENAI_VALUE, "renamed")])
+    renamed = [Key(OPENAI_VALUE, "renamed")]
+    register_keys(renamed)
     assert scrub.scrub(f"x {OPENAI_VALUE}") == "x [key:renamed]"
     # Regex metacharacters in a value are literal; a longer value wins over its own prefix.
-    register_keys([Key("sk.+*?(x)", "special"), Key("sk-prefix", "short"), Key("sk-prefix-longer", "long")])
+    odd = [Key("sk.+*?(x)", "special"), Key("sk-prefix", "short"), Key("sk-prefix-longer", "long")]
+    register_keys(odd)
     assert scrub.scrub("a sk.+*?(x) b skX+*?(x)") == "a [key:special] b skX+*?(x)"
     assert scrub.scrub("sk-prefix-longer sk-prefix") == "[key:long] [key:short]"
 
 
-def test_registry_is_bounded(registry: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(byok_logging, "_MAX_KEYS", 3)
-    register_keys([Key(f"sk-bounded-{i}", f"k{i}") for i in range(5)])
+def test_registry_forgets_keys_nobody_holds(registry: None) -> None:
+    import gc
+
+    kept = [Key("sk-held-0123456789", "held")]
+    register_keys([*kept, Key("sk-dropped-0123456789", "dropped")])
+    gc.collect()
     scrub = KeyScrubFilter()
-    assert scrub.scrub("sk-bounded-0 sk-bounded-1 sk-bounded-4") == "sk-bounded-0 sk-bounded-1 [key:k4]"
+    assert scrub.scrub("sk-held-0123456789 sk-dropped-0123456789") == "[key:held] sk-dropped-0123456789"
+    assert scrub.scrub("a key at the end sk-held-0123456789.") == "a key at the end [key:held]."
 
 
 def test_scrub_filter_with_ten_thousand_keys(registry: None) -> None:

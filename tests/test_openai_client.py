@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import logging
 import pickle
+import uuid
 from typing import Any
 
 import httpx2
@@ -32,10 +33,12 @@ FAST = FailoverPolicy(retry_after_cap=0.01)  # keep the SDK's honoured retry-aft
 
 def keys(mock: MockProvider, *behaviours: Any) -> list[Key]:
     """Register one key per behaviour on the mock, labelled k0, k1, ..."""
+    # fresh values per call: clients of one provider and origin share key health, so reuse would leak cooldowns
+    run = uuid.uuid4().hex[:10]
     result = []
     for i, behaviour in enumerate(behaviours):
-        mock.add_key(f"sk-test-{i}-secretvalue", behaviour, label=f"k{i}")
-        result.append(Key(f"sk-test-{i}-secretvalue", f"k{i}"))
+        mock.add_key(f"sk-test-{run}-{i}-secretvalue", behaviour, label=f"k{i}")
+        result.append(Key(f"sk-test-{run}-{i}-secretvalue", f"k{i}"))
     return result
 
 
@@ -238,15 +241,15 @@ def test_managed_keys_do_not_need_openai_api_key_and_override_it(
     ("env", "expected"),
     [
         (
-            {"OPENAI_API_KEYS": "sk-test-0-secretvalue, ,sk-test-1-secretvalue"},
+            {"OPENAI_API_KEYS": "{0}, ,{1}"},
             ["OPENAI_API_KEYS[0]", "OPENAI_API_KEYS[1]"],
         ),
         (
-            {"OPENAI_API_KEYS": "sk-test-0-secretvalue\nsk-test-1-secretvalue\n"},
+            {"OPENAI_API_KEYS": "{0}\n{1}\n"},
             ["OPENAI_API_KEYS[0]", "OPENAI_API_KEYS[1]"],
         ),
         (
-            {"OPENAI_API_KEY_10": "sk-test-1-secretvalue", "OPENAI_API_KEY_2": "sk-test-0-secretvalue"},
+            {"OPENAI_API_KEY_10": "{1}", "OPENAI_API_KEY_2": "{0}"},
             ["OPENAI_API_KEY_2", "OPENAI_API_KEY_10"],
         ),
     ],
@@ -254,9 +257,9 @@ def test_managed_keys_do_not_need_openai_api_key_and_override_it(
 def test_keys_from_environment(
     mock: MockProvider, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: list[str]
 ) -> None:
-    keys(mock, rate_limited(retry_after=30), ok())
+    ks = keys(mock, rate_limited(retry_after=30), ok())
     for name, value in env.items():
-        monkeypatch.setenv(name, value)
+        monkeypatch.setenv(name, value.format(*(k.get_secret_value() for k in ks)))
     client = OpenAI(base_url=mock.openai_base_url, max_retries=0)
     assert client.key_pool is not None
     assert [k.label for k in client.key_pool.keys] == expected

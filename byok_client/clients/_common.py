@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,6 +26,7 @@ __all__ = [
     "PoolPlan",
     "make_pool",
     "origin_text",
+    "listeners",
     "passthrough_stays",
     "resolve_keys",
 ]
@@ -54,6 +55,7 @@ def resolve_keys(
     key_pool: KeyPool | None,
     settings: Settings | None = None,
     config: ConfigPath | None = None,
+    strategy: Any = None,
 ) -> KeyPool | PoolPlan | None:
     """Where a client's keys come from, in precedence order: ``key_pool``; ``api_keys``; the settings' keys
     (``BYOK_<PROVIDER>__API_KEYS``); the config file (``config=``, ``settings.config`` or ``BYOK_CONFIG``); the
@@ -61,6 +63,8 @@ def resolve_keys(
     input, for a provider the config file does not allow, or when strict mode finds no keys."""
     if key_pool is not None and api_keys is not None:
         raise ByokConfigError("pass either api_keys= or key_pool=, not both")
+    if key_pool is not None and strategy is not None:
+        raise ByokConfigError("strategy= belongs to the KeyPool you pass as key_pool=")
     if key_pool is not None:
         if not isinstance(key_pool, KeyPool):
             raise ByokConfigError(f"key_pool must be a byok_client.KeyPool, not {type(key_pool).__name__}")
@@ -73,7 +77,8 @@ def resolve_keys(
         settings = load_settings()
     own = settings.provider(provider.name) if settings is not None else None
     policy = own.policy() if own is not None else None
-    strategy = own.strategy if own is not None else None
+    if strategy is None and own is not None:
+        strategy = own.strategy
     if api_keys is not None:
         if isinstance(api_keys, str | Key):
             raise ByokConfigError("api_keys takes a sequence of keys, e.g. api_keys=[key], not a single key")
@@ -101,11 +106,25 @@ def resolve_keys(
                 settings.secrets_file if settings is not None else None,
             )
             source = ConfigSource(path, provider.name, environment=loaded.environment, stores=stores)
+            if strategy is None and entry.api_key_selection is not None:
+                strategy = _selection(entry.api_key_selection, f"{path}: {entry.where}.api_key_selection")
             return PoolPlan(sources=[source], policy=policy, strategy=strategy)
     env = EnvSource(provider.env_list, provider.env_numbered)
     if env.load():
         return PoolPlan(sources=[env], policy=policy, strategy=strategy)
     return _passthrough(provider, settings)
+
+
+def _selection(value: Any, where: str) -> Any:
+    """A config file's ``api_key_selection``: ``{strategy: <name>}`` or ``{strategy: [CEL expressions]}``."""
+    if not isinstance(value, dict) or "strategy" not in value:
+        raise ByokConfigError(f"{where}: must be a mapping with a 'strategy'")
+    chosen = value["strategy"]
+    if isinstance(chosen, str) and "(" not in chosen and "." not in chosen:
+        return chosen  # a strategy name, checked by KeyPool
+    from ..cel import CelStrategy
+
+    return CelStrategy([chosen] if isinstance(chosen, str) else chosen, where=f"{where}.strategy")
 
 
 def _passthrough(provider: Provider, settings: Settings | None) -> PoolPlan | None:
@@ -120,9 +139,21 @@ def make_pool(resolved: KeyPool | PoolPlan | None, provider: Provider, base_url:
     if resolved is None or isinstance(resolved, KeyPool):
         return resolved
     scope = f"{provider.name} {origin_text(base_url)}"
+    strategy = resolved.strategy if resolved.strategy is not None else "ordered"
     if resolved.sources is not None:
-        return KeyPool(sources=resolved.sources, policy=resolved.policy, scope=scope)
-    return KeyPool(resolved.keys, policy=resolved.policy, scope=scope)
+        return KeyPool(sources=resolved.sources, policy=resolved.policy, scope=scope, strategy=strategy)
+    return KeyPool(resolved.keys, policy=resolved.policy, scope=scope, strategy=strategy)
+
+
+def listeners(on_event: EventCallback | Sequence[EventCallback] | None) -> tuple[EventCallback, ...]:
+    """A client's ``on_event=`` as a tuple of callables (raises ``ByokConfigError`` for anything else)."""
+    if on_event is None:
+        return ()
+    callbacks = (on_event,) if callable(on_event) else tuple(on_event)
+    for callback in callbacks:
+        if not callable(callback):
+            raise ByokConfigError(f"on_event callbacks must be callable, not {type(callback).__name__}")
+    return callbacks
 
 
 class ByokClientMixin:
@@ -166,13 +197,19 @@ def carry_pool(
     extra: Mapping[str, Any],
     settings: Settings | None = None,
     config: ConfigPath | None = None,
+    strategy: Any = None,
+    on_event: EventCallback | Sequence[EventCallback] | None = None,
 ) -> dict[str, Any]:
-    """The keyword arguments that give a copy its pool: built from what is given, else the original's pool."""
-    if api_keys is not None or key_pool is not None or settings is not None or config is not None:
-        return {**extra, "api_keys": api_keys, "key_pool": key_pool, "settings": settings, "config": config}
-    if client.key_pool is not None:
-        return {**extra, "key_pool": client.key_pool}
-    return dict(extra)
+    """The keyword arguments that give a copy its pool (built from what is given, else the original's pool) and
+    its ``on_event`` listeners (the given ones, else the original's)."""
+    carried: dict[str, Any] = dict(extra)
+    carried["on_event"] = on_event if on_event is not None else (client._byok_listeners or None)
+    given = (api_keys, key_pool, settings, config, strategy)
+    if any(value is not None for value in given):
+        carried.update(api_keys=api_keys, key_pool=key_pool, settings=settings, config=config, strategy=strategy)
+    elif client.key_pool is not None:
+        carried["key_pool"] = client.key_pool
+    return carried
 
 
 _C = TypeVar("_C", bound=ByokClientMixin)
@@ -180,6 +217,6 @@ _C = TypeVar("_C", bound=ByokClientMixin)
 
 def passthrough_stays(original: ByokClientMixin, copied: _C, extra: Mapping[str, Any]) -> _C:
     # A copy of a passthrough client stays passthrough even if key env variables appeared since.
-    if original.key_pool is None and "key_pool" not in extra:
+    if original.key_pool is None and extra.get("key_pool") is None and extra.get("api_keys") is None:
         copied.key_pool = None
     return copied

@@ -18,11 +18,20 @@ from typing_extensions import override
 
 from .._keys import Key
 from .._pool import KeyPool
+from ..events import EventCallback
 from ..providers.anthropic import AnthropicProvider
 from ..providers.base import PLACEHOLDER_KEY
 from ..settings import Settings
 from ..transports.httpx2 import install, install_async
-from ._common import ByokClientMixin, ConfigPath, carry_pool, make_pool, passthrough_stays, resolve_keys
+from ._common import (
+    ByokClientMixin,
+    ConfigPath,
+    carry_pool,
+    listeners,
+    make_pool,
+    passthrough_stays,
+    resolve_keys,
+)
 
 __all__ = ["Anthropic", "AsyncAnthropic"]
 
@@ -75,11 +84,14 @@ class Anthropic(ByokClientMixin, anthropic.Anthropic):
         api_keys: Iterable[str | Key] | None = None,
         key_pool: KeyPool | None = None,
         settings: Settings | None = None,
+        strategy: Any = None,
+        on_event: EventCallback | Sequence[EventCallback] | None = None,
     ) -> None:
         self._byok_provider = _PROVIDER
         sdk_config, byok_config = _split_config(config)
-        resolved = resolve_keys(_PROVIDER, api_keys, key_pool, settings, byok_config)
+        resolved = resolve_keys(_PROVIDER, api_keys, key_pool, settings, byok_config, strategy)
         self._byok_binding = None
+        self._byok_listeners = listeners(on_event)
         super().__init__(
             api_key=_sdk_key(resolved, api_key, auth_token, credentials, sdk_config, profile),
             auth_token=auth_token,
@@ -130,11 +142,13 @@ class Anthropic(ByokClientMixin, anthropic.Anthropic):
         api_keys: Iterable[str | Key] | None = None,
         key_pool: KeyPool | None = None,
         settings: Settings | None = None,
+        strategy: Any = None,
+        on_event: EventCallback | Sequence[EventCallback] | None = None,
     ) -> Self:
         """Like ``anthropic.Anthropic.copy``; the copy keeps this client's pool unless ``api_keys`` or
         ``key_pool`` is given."""
         sdk_config, byok_config = _split_config(config)
-        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs, settings, byok_config)
+        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs, settings, byok_config, strategy, on_event)
         copied = super().copy(
             api_key=api_key,
             auth_token=auth_token,
@@ -184,11 +198,14 @@ class AsyncAnthropic(ByokClientMixin, anthropic.AsyncAnthropic):
         api_keys: Iterable[str | Key] | None = None,
         key_pool: KeyPool | None = None,
         settings: Settings | None = None,
+        strategy: Any = None,
+        on_event: EventCallback | Sequence[EventCallback] | None = None,
     ) -> None:
         self._byok_provider = _PROVIDER
         sdk_config, byok_config = _split_config(config)
-        resolved = resolve_keys(_PROVIDER, api_keys, key_pool, settings, byok_config)
+        resolved = resolve_keys(_PROVIDER, api_keys, key_pool, settings, byok_config, strategy)
         self._byok_binding = None
+        self._byok_listeners = listeners(on_event)
         super().__init__(
             api_key=_sdk_key(resolved, api_key, auth_token, credentials, sdk_config, profile),
             auth_token=auth_token,
@@ -239,11 +256,13 @@ class AsyncAnthropic(ByokClientMixin, anthropic.AsyncAnthropic):
         api_keys: Iterable[str | Key] | None = None,
         key_pool: KeyPool | None = None,
         settings: Settings | None = None,
+        strategy: Any = None,
+        on_event: EventCallback | Sequence[EventCallback] | None = None,
     ) -> Self:
         """Like ``anthropic.AsyncAnthropic.copy``; the copy keeps this client's pool unless ``api_keys`` or
         ``key_pool`` is given."""
         sdk_config, byok_config = _split_config(config)
-        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs, settings, byok_config)
+        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs, settings, byok_config, strategy, on_event)
         copied = super().copy(
             api_key=api_key,
             auth_token=auth_token,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Self
 
 import httpx2
@@ -18,11 +18,20 @@ from typing_extensions import override
 
 from .._keys import Key
 from .._pool import KeyPool
+from ..events import EventCallback
 from ..providers.base import PLACEHOLDER_KEY, Provider
 from ..providers.openai import openai_provider_for
 from ..settings import Settings
 from ..transports.httpx2 import install, install_async
-from ._common import ByokClientMixin, ConfigPath, carry_pool, make_pool, passthrough_stays, resolve_keys
+from ._common import (
+    ByokClientMixin,
+    ConfigPath,
+    carry_pool,
+    listeners,
+    make_pool,
+    passthrough_stays,
+    resolve_keys,
+)
 
 __all__ = ["AsyncOpenAI", "OpenAI"]
 
@@ -78,10 +87,13 @@ class OpenAI(ByokClientMixin, openai.OpenAI):
         key_pool: KeyPool | None = None,
         settings: Settings | None = None,
         config: ConfigPath | None = None,
+        strategy: Any = None,
+        on_event: EventCallback | Sequence[EventCallback] | None = None,
     ) -> None:
         self._byok_provider = provider_for_base_url(base_url)
-        resolved = resolve_keys(self._byok_provider, api_keys, key_pool, settings, config)
+        resolved = resolve_keys(self._byok_provider, api_keys, key_pool, settings, config, strategy)
         self._byok_binding = None
+        self._byok_listeners = listeners(on_event)
         super().__init__(
             api_key=_sdk_key(resolved, api_key, workload_identity, provider),
             admin_api_key=admin_api_key,
@@ -136,10 +148,12 @@ class OpenAI(ByokClientMixin, openai.OpenAI):
         key_pool: KeyPool | None = None,
         settings: Settings | None = None,
         config: ConfigPath | None = None,
+        strategy: Any = None,
+        on_event: EventCallback | Sequence[EventCallback] | None = None,
     ) -> Self:
         """Like ``openai.OpenAI.copy``; the copy keeps this client's pool unless ``api_keys`` or ``key_pool``
         is given."""
-        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs, settings, config)
+        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs, settings, config, strategy, on_event)
         copied = super().copy(
             api_key=api_key,
             admin_api_key=admin_api_key,
@@ -193,10 +207,13 @@ class AsyncOpenAI(ByokClientMixin, openai.AsyncOpenAI):
         key_pool: KeyPool | None = None,
         settings: Settings | None = None,
         config: ConfigPath | None = None,
+        strategy: Any = None,
+        on_event: EventCallback | Sequence[EventCallback] | None = None,
     ) -> None:
         self._byok_provider = provider_for_base_url(base_url)
-        resolved = resolve_keys(self._byok_provider, api_keys, key_pool, settings, config)
+        resolved = resolve_keys(self._byok_provider, api_keys, key_pool, settings, config, strategy)
         self._byok_binding = None
+        self._byok_listeners = listeners(on_event)
         super().__init__(
             api_key=_sdk_key(resolved, api_key, workload_identity, provider),
             admin_api_key=admin_api_key,
@@ -251,10 +268,12 @@ class AsyncOpenAI(ByokClientMixin, openai.AsyncOpenAI):
         key_pool: KeyPool | None = None,
         settings: Settings | None = None,
         config: ConfigPath | None = None,
+        strategy: Any = None,
+        on_event: EventCallback | Sequence[EventCallback] | None = None,
     ) -> Self:
         """Like ``openai.AsyncOpenAI.copy``; the copy keeps this client's pool unless ``api_keys`` or
         ``key_pool`` is given."""
-        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs, settings, config)
+        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs, settings, config, strategy, on_event)
         copied = super().copy(
             api_key=api_key,
             admin_api_key=admin_api_key,
