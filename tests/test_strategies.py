@@ -243,3 +243,45 @@ def test_cel_errors_are_typed() -> None:
         CelStrategy(["ai.keys.filter(k, "])
     with pytest.raises(ByokConfigError, match="non-empty list"):
         CelStrategy([])
+
+
+def test_cel_strategy_from_a_config_file(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from byok_client import OpenAI
+
+    for name in ("A", "B", "C"):
+        monkeypatch.setenv(f"CEL_KEY_{name}", f"sk-cel-config-{name.lower()}")
+    path = tmp_path / "byok.yaml"
+    path.write_text(
+        "providers:\n"
+        "  - id: openai\n"
+        "    api_keys:\n"
+        "      - value: ${env.CEL_KEY_A}\n"
+        "      - value: ${env.CEL_KEY_B}\n"
+        "      - value: ${env.CEL_KEY_C}\n"
+        "    api_key_selection:\n"
+        "      strategy:\n"
+        '        - "ai.keys.filter(k, k.quota.remaining_requests > 100 && k.error_rate.total < 0.5)"\n'
+        '        - "ai.keys"\n'
+    )
+    pool = OpenAI(config=path).key_pool
+    assert pool is not None
+    assert pool.strategy == "custom"
+    pool._entries[0].health.remaining_requests = 3
+    flow = Failover(pool, PROVIDER)
+    assert flow.first().label == "config:env.CEL_KEY_B"
+    flow.release()
+    path.write_text(path.read_text().replace("ai.keys.filter(k, ", "ai.keys.filter(k "))
+    with pytest.raises(ByokConfigError, match=r"api_key_selection\.strategy\[0\]: not a valid CEL expression"):
+        OpenAI(config=path)
+
+
+def test_strategy_from_settings_and_client_argument(monkeypatch: pytest.MonkeyPatch) -> None:
+    from byok_client import OpenAI
+
+    monkeypatch.setenv("OPENAI_API_KEYS", "sk-strat-a,sk-strat-b")
+    assert OpenAI().key_pool.strategy == "ordered"  # type: ignore[union-attr]
+    monkeypatch.setenv("BYOK_OPENAI__STRATEGY", "round_robin")
+    assert OpenAI().key_pool.strategy == "round_robin"  # type: ignore[union-attr]
+    assert OpenAI(strategy="least_loaded").key_pool.strategy == "least_loaded"  # type: ignore[union-attr]
+    with pytest.raises(ByokConfigError, match="belongs to the KeyPool"):
+        OpenAI(key_pool=KeyPool(["sk-x"]), strategy="random")
