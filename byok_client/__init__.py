@@ -14,26 +14,26 @@ from ._errors import ByokConfigError, ByokError, MissingDependencyError, NoUsabl
 from ._keys import Key
 from ._policy import Attempt, FailoverPolicy, Failure, Verdict
 from ._pool import KeyPool
-from ._strategies import ALL, KeyView
-from .events import (
-    AttemptCompleted,
-    FailedOver,
-    KeyDisabled,
-    KeyQuotaExhausted,
-    KeyRateLimited,
-    KeyRecovered,
-    KeysReloaded,
-    PoolEvent,
-    PoolExhausted,
-)
 from .logging import KeyScrubFilter, install_scrub_filter
-from .stats import ErrorRates, KeyStatus, PoolStats
 
 if TYPE_CHECKING:
     from . import genai
+    from ._strategies import ALL, KeyView
     from .clients.anthropic import Anthropic, AsyncAnthropic
     from .clients.openai import AsyncOpenAI, OpenAI
+    from .events import (
+        AttemptCompleted,
+        FailedOver,
+        KeyDisabled,
+        KeyQuotaExhausted,
+        KeyRateLimited,
+        KeyRecovered,
+        KeysReloaded,
+        PoolEvent,
+        PoolExhausted,
+    )
     from .settings import Settings
+    from .stats import ErrorRates, KeyStatus, PoolStats
 
 __version__ = "0.1.0"
 
@@ -96,6 +96,13 @@ _LAZY: dict[str, tuple[str, str, str]] = {
     "genai": ("byok_client.genai", "google", "google"),
     "Settings": ("byok_client.settings", "pydantic_settings", "settings"),
 }
+# Cheap on first use, not at import: the event, snapshot and strategy types.
+_LAZY.update({name: ("byok_client.events", "", "") for name in (
+    "AttemptCompleted", "FailedOver", "KeyDisabled", "KeyQuotaExhausted", "KeyRateLimited", "KeyRecovered",
+    "KeysReloaded", "PoolEvent", "PoolExhausted",
+)})  # fmt: skip
+_LAZY.update({name: ("byok_client.stats", "", "") for name in ("ErrorRates", "KeyStatus", "PoolStats")})
+_LAZY.update({name: ("byok_client._strategies", "", "") for name in ("ALL", "KeyView")})
 
 
 def __getattr__(name: str) -> Any:
@@ -106,7 +113,7 @@ def __getattr__(name: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name is not None and exc.name.split(".")[0] in (package, "httpx2"):
+        if package and exc.name is not None and exc.name.split(".")[0] in (package, "httpx2"):
             raise MissingDependencyError(exc.name.split(".")[0], extra) from exc
         raise
     value = module if module_name.endswith("." + name) else getattr(module, name)

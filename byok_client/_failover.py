@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 from ._errors import NoUsableKeyError
 from ._policy import Attempt, Failure, Observation, Verdict
-from .events import AttemptCompleted, EventCallback, FailedOver, PoolEvent, PoolExhausted
 
 if TYPE_CHECKING:
     from ._keys import Key
     from ._pool import Emit, KeyPool, _Entry
+    from .events import EventCallback, PoolEvent
     from .providers.base import Provider
 
 __all__ = [
@@ -75,18 +75,22 @@ class Failover:
             raise NoUsableKeyError(self._provider.name, self._pool._disabled())
         return self._use(entry)
 
-    def succeeded(self, status: int, headers: Mapping[str, str]) -> None:
+    def succeeded(
+        self, status: int, headers: Mapping[str, str], limit_headers: Mapping[str, str] | None = None
+    ) -> None:
         """Record a response that is not an error (the key worked); the attempt stays in flight until
-        ``release()``."""
+        ``release()``. ``limit_headers`` may hold just the rate-limit headers (a cheaper view)."""
         entry = self._current
         if entry is None:
             return
-        self.history.append(Attempt(entry.key.label, status, None))
-        self._pool._record_success(
-            entry, self._provider.read_limits(headers), self._emit, self._provider.name, self._path
-        )
+        if self.history:  # only a request that failed over keeps a history (it is read when all keys fail)
+            self.history.append(Attempt(entry.key.label, status, None))
+        limits = self._provider.read_limits(limit_headers if limit_headers is not None else headers)
+        self._pool._record_success(entry, limits, self._emit, self._provider.name, self._path)
         self._provider.on_success(headers, entry.key)
         if self._emit is not None:
+            from .events import AttemptCompleted
+
             self._emit([AttemptCompleted(self._provider.name, entry.key.label, None, None, self._path, status)])
 
     def release(self) -> None:
@@ -103,6 +107,8 @@ class Failover:
             self._pool._record_error(entry)
             self._pool._release(entry)
             if self._emit is not None:
+                from .events import AttemptCompleted
+
                 self._emit([AttemptCompleted(self._provider.name, entry.key.label, None, None, self._path, 0, "error")])
 
     def failed(self, observation: Observation) -> Key | GiveUp:
@@ -114,6 +120,8 @@ class Failover:
         self.history.append(Attempt(entry.key.label, observation.status, verdict.failure))
         pool, emit = self._pool, self._emit
         if emit is not None:
+            from .events import AttemptCompleted, FailedOver, PoolExhausted
+
             emit(
                 [
                     AttemptCompleted(

@@ -11,27 +11,25 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import ByokConfigError
 from ._health import Health
 from ._keys import Key
 from ._policy import FailoverPolicy, Failure, Verdict
-from ._strategies import KeyView, Selector, make_selector
-from .events import (
-    EventCallback,
-    KeyDisabled,
-    KeyQuotaExhausted,
-    KeyRateLimited,
-    KeyRecovered,
-    KeysReloaded,
-    PoolEvent,
-)
 from .logging import register_keys
 from .sources.base import KeySource
-from .stats import ErrorRates, KeyStateName, KeyStatus, PoolStats
 
-__all__ = ["KeyPool", "KeyStatus", "Limits"]
+if TYPE_CHECKING:
+    from ._strategies import KeyView, Selector
+    from .events import EventCallback, PoolEvent
+    from .stats import KeyStatus, PoolStats
+
+    Emit = Callable[[list[PoolEvent]], None]
+
+# events, stats and strategies are imported where first used: importing byok_client stays cheap.
+
+__all__ = ["KeyPool", "Limits"]
 
 log = logging.getLogger("byok_client")
 
@@ -39,7 +37,6 @@ Clock = Callable[[], float]
 FileSignature = tuple[int, int] | None
 Limits = tuple[int | None, int | None, float | None, float | None]
 """What a response said of the key's limits: remaining requests, remaining tokens, seconds until each resets."""
-Emit = Callable[[list[PoolEvent]], None]
 
 # One lock for all health and selection state. Critical sections are a few dict/heap operations and never
 # await, so sharing it costs nothing measurable and makes health shared between pools trivially consistent.
@@ -102,6 +99,8 @@ class KeyPool:
             raise ByokConfigError("sources must be byok_client.sources.KeySource instances")
         if policy is not None and not isinstance(policy, FailoverPolicy):
             raise ByokConfigError(f"policy must be a FailoverPolicy, not {type(policy).__name__}")
+        from ._strategies import make_selector
+
         try:
             self._selector: Selector = make_selector(strategy, self._load_of, self._views, random.Random())
         except ValueError as exc:
@@ -223,6 +222,8 @@ class KeyPool:
 
     def stats(self) -> PoolStats:
         """A typed snapshot of the pool that renders as a table (notebook, rich, or ``str()``)."""
+        from .stats import PoolStats
+
         return PoolStats(tuple(self.status()), self.strategy, self._scope)
 
     def status_of(self, key: str | Key) -> KeyStatus:
@@ -326,6 +327,8 @@ class KeyPool:
             return
         log.info("keys reloaded: %d keys (%s)", len(after), ", ".join(after))
         if self._listeners:
+            from .events import KeyRecovered, KeysReloaded
+
             provider = (self._scope or "").split(" ")[0]
             events: list[PoolEvent] = [
                 KeysReloaded(
@@ -372,6 +375,8 @@ class KeyPool:
         return requests, tokens, h.in_flight
 
     def _views(self, skip: set[int], usable: Callable[[int], bool]) -> list[KeyView]:
+        from ._strategies import KeyView
+
         now = self._clock()
         views = []
         for e in self._entries:
@@ -413,6 +418,8 @@ class KeyPool:
                     continue
                 if h.cooldown_failure is not None:
                     if events is not None:
+                        from .events import KeyRecovered
+
                         events.append(KeyRecovered(provider, entries[i].key.label, h.cooldown_failure, 0.0, path))
                     h.cooldown_failure = None
                 selector.add(i)
@@ -531,6 +538,8 @@ class KeyPool:
             self._selector.remove(entry.index)
             heapq.heappush(self._cooling, (h.cooldown_until, entry.index))
         if was_ready and events is not None:
+            from .events import KeyQuotaExhausted, KeyRateLimited
+
             kind = KeyRateLimited if failure is Failure.RATE_LIMITED else KeyQuotaExhausted
             events.append(kind(provider, entry.key.label, failure, h.cooldown_until - now, path))
 
@@ -554,6 +563,8 @@ class KeyPool:
                         self._selector.disable(entry.index)
                         self._disabled_count += 1
                     if events is not None:
+                        from .events import KeyDisabled
+
                         events.append(
                             KeyDisabled(provider, entry.key.label, verdict.failure, None, path, h.disabled_reason)
                         )
@@ -631,9 +642,13 @@ def _coerce_keys(keys: Iterable[str | Key]) -> list[Key]:
 
 
 def _status(entry: _Entry, now: float) -> KeyStatus:
+    from .stats import ErrorRates, KeyStatus
+
     h = entry.health
     cooling_for = max(h.cooldown_until - now, 0.0)
-    state: KeyStateName = "disabled" if h.disabled_reason is not None else ("cooling" if cooling_for else "ready")
+    state: Literal["ready", "cooling", "disabled"] = (
+        "disabled" if h.disabled_reason is not None else ("cooling" if cooling_for else "ready")
+    )
     total, limited, timeout = h.rates(now)
     return KeyStatus(
         label=entry.key.label,

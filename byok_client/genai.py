@@ -10,7 +10,7 @@ import os
 import secrets
 import weakref
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google import genai as _genai
 from google.genai import errors, types
@@ -21,12 +21,14 @@ from ._failover import TOKEN_PREFIX, Binding, origin_of, register_token, unregis
 from ._keys import Key
 from ._pool import KeyPool
 from .clients._common import ByokClientMixin, ConfigPath, listeners, make_pool, resolve_keys
-from .events import EventCallback
 from .providers.base import CREDENTIAL_HEADERS
 from .providers.gemini import GeminiProvider
-from .settings import Settings
 from .transports import httpx as legacy_shell
 from .transports import httpx2 as httpx2_shell
+
+if TYPE_CHECKING:
+    from .events import EventCallback
+    from .settings import Settings
 
 __all__ = ["Client", "errors", "types"]
 

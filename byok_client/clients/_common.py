@@ -12,12 +12,12 @@ from .._failover import EXTENSION, Binding, origin_of
 from .._keys import Key
 from .._policy import FailoverPolicy
 from .._pool import KeyPool
-from ..events import EventCallback
 from ..providers.base import Provider
 from ..sources.base import KeySource
 from ..sources.env import EnvSource
 
 if TYPE_CHECKING:
+    from ..events import EventCallback
     from ..settings import Settings
 
 __all__ = [

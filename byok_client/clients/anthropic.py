@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import anthropic
 import anthropic._client as _sdk_client
@@ -18,10 +18,8 @@ from typing_extensions import override
 
 from .._keys import Key
 from .._pool import KeyPool
-from ..events import EventCallback
 from ..providers.anthropic import AnthropicProvider
 from ..providers.base import PLACEHOLDER_KEY
-from ..settings import Settings
 from ..transports.httpx2 import install, install_async
 from ._common import (
     ByokClientMixin,
@@ -32,6 +30,10 @@ from ._common import (
     passthrough_stays,
     resolve_keys,
 )
+
+if TYPE_CHECKING:
+    from ..events import EventCallback
+    from ..settings import Settings
 
 __all__ = ["Anthropic", "AsyncAnthropic"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx2
 import openai
@@ -18,10 +18,8 @@ from typing_extensions import override
 
 from .._keys import Key
 from .._pool import KeyPool
-from ..events import EventCallback
 from ..providers.base import PLACEHOLDER_KEY, Provider
 from ..providers.openai import openai_provider_for
-from ..settings import Settings
 from ..transports.httpx2 import install, install_async
 from ._common import (
     ByokClientMixin,
@@ -32,6 +30,10 @@ from ._common import (
     passthrough_stays,
     resolve_keys,
 )
+
+if TYPE_CHECKING:
+    from ..events import EventCallback
+    from ..settings import Settings
 
 __all__ = ["AsyncOpenAI", "OpenAI"]
 

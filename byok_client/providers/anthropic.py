@@ -60,6 +60,11 @@ class AnthropicProvider(Provider):
     """Anthropic's Messages API."""
 
     name = "anthropic"
+    limit_headers = frozenset(
+        f"anthropic-ratelimit-{kind}-{what}".encode()
+        for what in ("remaining", "reset")
+        for kind in ("requests", "tokens")
+    )
     env_list = ("ANTHROPIC_API_KEYS",)
     env_numbered = ("ANTHROPIC_API_KEY_",)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import re
 import time
@@ -34,6 +35,7 @@ PLACEHOLDER_KEY = "byok-managed-key"
 _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(ms|h|m|s))")
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_duration(text: str) -> float | None:
     """Seconds in a Go-style duration as OpenAI's ``x-ratelimit-reset-*`` headers send it (``6m0s``, ``12ms``,
     ``1h2m3.5s``, ``0.5s``); a bare number is seconds. None if unreadable."""
@@ -116,6 +118,8 @@ class Provider:
     exclusive_header: bool = False
     """Always use ``default_header``, moving the SDK's credential there (Azure's ``api-key``)."""
 
+    limit_headers: frozenset[bytes] | None = None
+    """The lower-case names of the headers ``read_limits`` reads (lets transports pass just those)."""
     pins_sessions: bool = False
     """Whether some requests must go out with the key an earlier request used (resumable uploads)."""
 

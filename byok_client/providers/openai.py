@@ -59,6 +59,10 @@ def openai_reset(headers: Mapping[str, str]) -> float | None:
 class OpenAIProvider(Provider):
     """OpenAI's API and the many that copy its shapes."""
 
+    limit_headers = frozenset(
+        f"x-ratelimit-{what}-{kind}".encode() for what in ("remaining", "reset") for kind in ("requests", "tokens")
+    )
+
     def __init__(self, name: str = "openai", env_prefix: str = "OPENAI") -> None:
         self.name = name
         self.env_list = (f"{env_prefix}_API_KEYS",)

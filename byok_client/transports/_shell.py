@@ -43,19 +43,72 @@ def _token_binding(headers: Any) -> Binding | None:
     return None
 
 
-def _credentials(headers: Any) -> list[tuple[str, str | None]]:
-    return [(name, headers.get(name)) for name in CREDENTIAL_HEADERS]
+# httpx and httpx2 keep headers as a list of (raw name, lower-case name, value) byte tuples, and every Mapping
+# operation scans it. The hot path works on that list directly: one scan, O(1) replace, restore by copy.
+_CREDENTIAL_BYTES = {name.encode(): name for name in CREDENTIAL_HEADERS}
+_KEY_HEADER_BYTES = KEY_HEADER.encode()
 
 
-def _restore(headers: Any, saved: list[tuple[str, str | None]]) -> None:
+def _save(headers: Any) -> Any:
+    raw = getattr(headers, "_list", None)
+    if raw is not None:
+        return list(raw)
+    return {name: headers.get(name) for name in CREDENTIAL_HEADERS}
+
+
+def _restore(headers: Any, saved: Any) -> None:
     """Put the request's credential headers back as the SDK set them: exceptions and logs that show the request
     (``err.response.request.headers``) then never carry a managed key."""
-    for name, value in saved:
+    if isinstance(saved, list):
+        headers._list[:] = saved
+        return
+    for name, value in saved.items():
         if value is None:
             if name in headers:
                 del headers[name]
         else:
             headers[name] = value
+
+
+def _inject(headers: Any, provider: Any, key: Key) -> None:
+    """``provider.inject`` on the header list when the SDK sent exactly one credential header (the usual case)."""
+    raw = getattr(headers, "_list", None)
+    if raw is not None:
+        found = -1
+        for i, entry in enumerate(raw):
+            if entry[1] in _CREDENTIAL_BYTES:
+                if found >= 0:
+                    found = -2
+                    break
+                found = i
+        if found >= 0:
+            name = _CREDENTIAL_BYTES[raw[found][1]]
+            if not provider.exclusive_header or name == provider.default_header:
+                value = key.get_secret_value()
+                if name == "authorization":
+                    value = "Bearer " + value
+                try:
+                    raw[found] = (raw[found][0], raw[found][1], value.encode("ascii"))
+                    return
+                except UnicodeEncodeError:
+                    pass
+    provider.inject(headers, key)
+
+
+def _limit_view(headers: Any, names: frozenset[bytes] | None) -> Any:
+    """The provider's rate-limit headers as a small dict (one pass over the list), or the headers themselves."""
+    raw = getattr(headers, "_list", None)
+    if names is None or raw is None:
+        return headers
+    return {entry[1].decode("latin-1"): entry[2].decode("latin-1") for entry in raw if entry[1] in names}
+
+
+def _mark(headers: Any, label: str) -> None:
+    raw = getattr(headers, "_list", None)
+    if raw is not None:
+        raw.append((_KEY_HEADER_BYTES, _KEY_HEADER_BYTES, label.encode("ascii", "replace")))
+    else:
+        headers[KEY_HEADER] = label
 
 
 class _Shell:
@@ -99,13 +152,14 @@ class _Shell:
             response._content = raw
         for name, value in step.headers.items():
             response.headers[name] = value
-        response.headers[KEY_HEADER] = key.label
+        _mark(response.headers, key.label)
         response.extensions = {**response.extensions, ATTEMPTS: tuple(flow.history)}
         return response
 
-    def _succeeded(self, response: Any, key: Key, flow: Failover) -> Any:
-        flow.succeeded(response.status_code, response.headers)
-        response.headers[KEY_HEADER] = key.label
+    def _succeeded(self, response: Any, key: Key, flow: Failover, provider: Any) -> Any:
+        headers = response.headers
+        flow.succeeded(response.status_code, headers, _limit_view(headers, provider.limit_headers))
+        _mark(headers, key.label)
         response.stream = self._releasing(response.stream, flow)  # one fewer in flight when the body is done
         return response
 
@@ -124,27 +178,28 @@ class SyncShell(_Shell):
         request.read()  # so the body can be sent again with the next key
         pool = binding.pool
         pool.refresh_if_due()
-        saved = _credentials(request.headers)
+        headers = request.headers
+        saved = _save(headers)
         flow = Failover(pool, provider, request.url.path, binding.listeners)
         try:
             key = flow.first()
             limit = pool.policy.max_error_body
             while True:
-                provider.inject(request.headers, key)
+                _inject(headers, provider, key)
                 try:
                     response = self._inner.handle_request(request)
                 except BaseException:
                     flow.errored()
                     raise
                 if response.status_code < 400:
-                    return self._succeeded(response, key, flow)  # unread: streams stay lazy
+                    return self._succeeded(response, key, flow, provider)  # unread: streams stay lazy
                 raw = _drain(response.stream, limit)
                 step = flow.failed(self._observe(response, raw))
                 if isinstance(step, GiveUp):
                     return self._give_back(response, raw, step, key, flow)
                 key = step
         finally:
-            _restore(request.headers, saved)
+            _restore(headers, saved)
 
     def close(self) -> None:
         self._inner.close()
@@ -164,27 +219,28 @@ class AsyncShell(_Shell):
         await request.aread()
         pool = binding.pool
         await pool.arefresh_if_due()
-        saved = _credentials(request.headers)
+        headers = request.headers
+        saved = _save(headers)
         flow = Failover(pool, provider, request.url.path, binding.listeners)
         try:
             key = flow.first()
             limit = pool.policy.max_error_body
             while True:
-                provider.inject(request.headers, key)
+                _inject(headers, provider, key)
                 try:
                     response = await self._inner.handle_async_request(request)
                 except BaseException:
                     flow.errored()
                     raise
                 if response.status_code < 400:
-                    return self._succeeded(response, key, flow)
+                    return self._succeeded(response, key, flow, provider)
                 raw = await _adrain(response.stream, limit)
                 step = flow.failed(self._observe(response, raw))
                 if isinstance(step, GiveUp):
                     return self._give_back(response, raw, step, key, flow)
                 key = step
         finally:
-            _restore(request.headers, saved)
+            _restore(headers, saved)
 
     async def aclose(self) -> None:
         await self._inner.aclose()

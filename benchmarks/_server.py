@@ -1,0 +1,62 @@
+"""The MockProvider in a child process, so the server and the client under test do not share a GIL."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+__all__ = ["ServerProcess"]
+
+BEHAVIOURS = ("ok", "rate_limited", "invalid_key", "server_error")
+
+
+def _serve(conn: Connection) -> None:
+    from byok_client import testing
+
+    with testing.MockProvider() as mock:
+        conn.send(mock.url)
+        while True:
+            command, *args = conn.recv()
+            if command == "stop":
+                break
+            if command == "add":
+                for value, label, behaviour, kwargs in args[0]:
+                    mock.add_key(value, getattr(testing, behaviour)(**kwargs), label=label)
+                conn.send(None)
+            elif command == "cpu":
+                conn.send(time.process_time())
+            elif command == "count":
+                conn.send(len(mock.requests))
+            elif command == "clear":
+                mock.clear()
+                conn.send(None)
+
+
+class ServerProcess:
+    """A MockProvider in another process: ``add(keys)``, ``cpu()`` (its CPU seconds), ``stop()``."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child,), daemon=True)
+        self._process.start()
+        self.url: str = self._conn.recv()
+
+    def add(self, keys: list[tuple[str, str, str, dict[str, Any]]]) -> None:
+        """Register keys: (value, label, behaviour name in byok_client.testing, behaviour kwargs)."""
+        self._conn.send(("add", keys))
+        self._conn.recv()
+
+    def cpu(self) -> float:
+        self._conn.send(("cpu",))
+        return float(self._conn.recv())
+
+    def clear(self) -> None:
+        self._conn.send(("clear",))
+        self._conn.recv()
+
+    def stop(self) -> None:
+        self._conn.send(("stop",))
+        self._process.join(5)
