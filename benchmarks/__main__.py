@@ -17,6 +17,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +34,15 @@ from byok_client import genai as byok_genai
 from ._server import ServerProcess
 
 QUICK = "--quick" in sys.argv
-ROUNDS = 5 if QUICK else 7
-SYNC_REQUESTS = 400 if QUICK else 2000
+# Many short rounds, the two arms alternating A B, B A, ...: drift (CPU frequency, the other process) hits both.
+ROUNDS = 9 if QUICK else 15
+SYNC_REQUESTS = 150 if QUICK else 300  # per arm per round: 15 rounds x 300 = 4,500 requests per arm
 ASYNC_TASKS = 256
-ASYNC_PER_TASK = 2 if QUICK else 8
-STREAMS = 100 if QUICK else 300
-FAILOVER_CALLS = 100 if QUICK else 300
-SCALE_REQUESTS = 300 if QUICK else 1000
-IMPORT_RUNS = 7 if QUICK else 15
+ASYNC_PER_TASK = 1 if QUICK else 2
+STREAMS = 60 if QUICK else 150
+FAILOVER_CALLS = 60 if QUICK else 150
+SCALE_REQUESTS = 100 if QUICK else 250
+IMPORT_RUNS = 9 if QUICK else 21
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 GOOD = [f"sk-bench-good-{i}" for i in range(3)]
 results: dict[str, Any] = {}
@@ -67,9 +69,13 @@ async def ainterleave(
     await arm_a()
     await arm_b()
     a, b = [], []
-    for _ in range(rounds):
-        a.append(await arm_a())
-        b.append(await arm_b())
+    for i in range(rounds):
+        if i % 2:
+            b.append(await arm_b())
+            a.append(await arm_a())
+        else:
+            a.append(await arm_a())
+            b.append(await arm_b())
     return a, b
 
 
@@ -253,7 +259,7 @@ def scale(server: ServerProcess) -> None:
         ours = byok_client.OpenAI(key_pool=pool, base_url=url)
         a, b = interleave(
             sync_per_request(lambda: raw.chat.completions.create(model="m", messages=MESSAGES), SCALE_REQUESTS),
-            sync_per_request(lambda: ours.chat.completions.create(model="m", messages=MESSAGES), SCALE_REQUESTS),
+            sync_per_request(partial(ours.chat.completions.create, model="m", messages=MESSAGES), SCALE_REQUESTS),
         )
         record(f"{n:>6} keys, 90% cooling (vs raw)", a, b, 1.02 if n == 10 else None)
         per_request[n] = statistics.median(y / x for x, y in zip(a, b, strict=True))
@@ -281,7 +287,8 @@ def import_time() -> None:
             sys.executable,
             "-c",
             "import sys, byok_client; from byok_client import OpenAI; "
-            "print(','.join(m for m in ('anthropic', 'google.genai', 'pydantic_settings', 'yaml') if m in sys.modules))",
+            "heavy = ('anthropic', 'google.genai', 'pydantic_settings', 'yaml'); "
+            "print(','.join(m for m in heavy if m in sys.modules))",
         ],
         capture_output=True,
         text=True,
