@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._errors import NoUsableKeyError
 from ._policy import Attempt, Failure, Observation, Verdict
@@ -51,14 +51,20 @@ class Failover:
     Each key is tried at most once per request, so a request makes at most ``len(pool)`` attempts.
     """
 
-    __slots__ = ("_current", "_emit", "_extra", "_path", "_pool", "_provider", "_tried", "history")
+    __slots__ = ("_current", "_emit", "_extra", "_path_source", "_pool", "_provider", "_tried", "history")
+
+    @property
+    def _path(self) -> str:
+        """The request path for events; given as a URL, it is read only when an event needs it."""
+        source = self._path_source
+        return source if isinstance(source, str) else str(source.path)
 
     def __init__(
-        self, pool: KeyPool, provider: Provider, path: str = "", listeners: Sequence[EventCallback] = ()
+        self, pool: KeyPool, provider: Provider, path: Any = "", listeners: Sequence[EventCallback] = ()
     ) -> None:
         self._pool = pool
         self._provider = provider
-        self._path = path
+        self._path_source = path
         self._extra = listeners
         self._emit: Emit | None = self._deliver if (pool._listeners or listeners) else None
         self._tried: set[int] = set()

@@ -412,3 +412,15 @@ def test_four_step_rotation_under_load_has_zero_failed_requests(
     assert len(served) > 50
     assert served[-1] == "served by new"
     assert {"served by old", "served by new"} <= set(served)
+
+
+def test_settings_read_a_dotenv_file_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mock: MockProvider
+) -> None:
+    mock.add_key("sk-from-dotenv", ok(), label="dotenv")
+    (tmp_path / ".env").write_text("# byok settings\nBYOK_OPENAI__API_KEYS=sk-from-dotenv\nUNRELATED=1\n")
+    monkeypatch.chdir(tmp_path)
+    client = OpenAI(base_url=mock.openai_base_url)
+    assert client.key_pool is not None
+    assert [k.label for k in client.key_pool.keys] == ["BYOK_OPENAI__API_KEYS[0]"]
+    assert chat(client) == "served by dotenv"

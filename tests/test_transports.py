@@ -93,3 +93,32 @@ def test_last_failed_response_reaches_caller_with_retry_hint_and_body(mock: Mock
     assert response.json()["error"]["code"] == "rate_limit_exceeded"
     assert response.headers["x-should-retry"] == "true"
     assert 4900 <= int(response.headers["retry-after-ms"]) <= 5000
+
+
+def test_azure_key_goes_in_api_key_header_only(mock: MockProvider) -> None:
+    from byok_client.providers.openai import AzureOpenAIProvider, openai_provider_for
+
+    assert isinstance(openai_provider_for("my-resource.openai.azure.com"), AzureOpenAIProvider)
+    mock.add_key("azure-key-0", rate_limited(retry_after=30), label="a0")
+    mock.add_key("azure-key-1", ok(), label="a1")
+    pool = KeyPool([Key("azure-key-0", "a0"), Key("azure-key-1", "a1")])
+    binding = Binding(pool, AzureOpenAIProvider(), origin_of("http", "127.0.0.1", int(mock.url.rsplit(":", 1)[1])))
+    with httpx2.Client() as client:
+        shell.install(client)
+        request = client.build_request(
+            "POST",
+            mock.url + "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21",
+            content=BODY,
+            headers={"authorization": "Bearer byok-managed-key", "content-type": "application/json"},
+            extensions={EXTENSION: binding},
+        )
+        response = client.send(request)
+    assert response.status_code == 200
+    assert "served by a1" in response.text
+    assert mock.labels() == ["a0", "a1"]
+    for recorded in mock.requests:
+        assert "authorization" not in recorded.headers
+        assert recorded.headers["api-key"].startswith("azure-key-")
+    # the request object goes back to what the SDK set
+    assert request.headers["authorization"] == "Bearer byok-managed-key"
+    assert "api-key" not in request.headers

@@ -118,7 +118,7 @@ class Anthropic(ByokClientMixin, anthropic.Anthropic):
     @override
     def _prepare_request(self, request: httpx2.Request) -> None:
         super()._prepare_request(request)
-        self._byok_bind(request, self.base_url)
+        self._byok_bind(request, self._base_url)  # the attribute behind the SDK's base_url property
 
     @override
     def copy(
@@ -232,7 +232,7 @@ class AsyncAnthropic(ByokClientMixin, anthropic.AsyncAnthropic):
     @override
     async def _prepare_request(self, request: httpx2.Request) -> None:
         await super()._prepare_request(request)
-        self._byok_bind(request, self.base_url)
+        self._byok_bind(request, self._base_url)  # the attribute behind the SDK's base_url property
 
     @override
     def copy(

@@ -121,7 +121,7 @@ class OpenAI(ByokClientMixin, openai.OpenAI):
     @override
     def _prepare_request(self, request: httpx2.Request) -> None:
         super()._prepare_request(request)
-        self._byok_bind(request, self.base_url)
+        self._byok_bind(request, self._base_url)  # the attribute behind the SDK's base_url property
 
     @override
     def copy(
@@ -241,7 +241,7 @@ class AsyncOpenAI(ByokClientMixin, openai.AsyncOpenAI):
     @override
     async def _prepare_request(self, request: httpx2.Request) -> None:
         await super()._prepare_request(request)
-        self._byok_bind(request, self.base_url)
+        self._byok_bind(request, self._base_url)  # the attribute behind the SDK's base_url property
 
     @override
     def copy(

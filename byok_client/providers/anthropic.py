@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from .._policy import Failure, Verdict
-from .base import Provider, int_header, json_body, parse_retry_after, rate_limit
+from .base import Provider, int_header, json_body, parse_retry_after, rate_limit, str_header
 
 __all__ = ["AnthropicProvider", "anthropic_reset"]
 
@@ -78,8 +78,8 @@ class AnthropicProvider(Provider):
         return (
             requests,
             tokens,
-            _reset_in(headers.get("anthropic-ratelimit-requests-reset")),
-            _reset_in(headers.get("anthropic-ratelimit-tokens-reset")),
+            _reset_in(str_header(headers, "anthropic-ratelimit-requests-reset")),
+            _reset_in(str_header(headers, "anthropic-ratelimit-tokens-reset")),
         )
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:

@@ -19,6 +19,7 @@ __all__ = [
     "QUOTA_AFTER",
     "Provider",
     "int_header",
+    "str_header",
     "json_body",
     "parse_duration",
     "parse_retry_after",
@@ -72,15 +73,31 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     return max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
 
 
-def int_header(headers: Mapping[str, str], name: str) -> int | None:
-    """An integer header's value, or None if absent or not an integer."""
-    raw = headers.get(name)
+def _lookup(headers: Mapping[Any, Any], name: str) -> Any:
+    if type(headers) is dict:  # the transports' {bytes: bytes} view, or a plain dict in tests
+        found = headers.get(name.encode())
+        return found if found is not None else headers.get(name)
+    return headers.get(name)
+
+
+def int_header(headers: Mapping[Any, Any], name: str) -> int | None:
+    """An integer header's value, or None if absent or not an integer. ``headers`` may be str-keyed (a Headers
+    object) or the transports' ``{bytes: bytes}`` view of the rate-limit headers."""
+    raw = _lookup(headers, name)
     if raw is None:
         return None
     try:
-        return int(raw.strip())
+        return int(raw)
     except ValueError:
         return None
+
+
+def str_header(headers: Mapping[Any, Any], name: str) -> str | None:
+    """A header's value as text, from a str-keyed mapping or a ``{bytes: bytes}`` view."""
+    raw = _lookup(headers, name)
+    if isinstance(raw, bytes):
+        return raw.decode("latin-1")
+    return raw if isinstance(raw, str) else None
 
 
 def json_body(body: bytes) -> dict[str, Any] | None:

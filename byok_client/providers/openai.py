@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .._policy import Failure, Verdict
-from .base import Provider, int_header, json_body, parse_duration, parse_retry_after, rate_limit
+from .base import Provider, int_header, json_body, parse_duration, parse_retry_after, rate_limit, str_header
 
 __all__ = ["COMPATIBLE", "AzureOpenAIProvider", "CompatibleHost", "OpenAIProvider", "openai_provider_for"]
 
@@ -75,8 +75,8 @@ class OpenAIProvider(Provider):
         tokens = int_header(headers, "x-ratelimit-remaining-tokens")
         if requests is None and tokens is None:
             return None
-        reset_requests = headers.get("x-ratelimit-reset-requests")
-        reset_tokens = headers.get("x-ratelimit-reset-tokens")
+        reset_requests = str_header(headers, "x-ratelimit-reset-requests")
+        reset_tokens = str_header(headers, "x-ratelimit-reset-tokens")
         return (
             requests,
             tokens,

@@ -96,11 +96,12 @@ def _inject(headers: Any, provider: Any, key: Key) -> None:
 
 
 def _limit_view(headers: Any, names: frozenset[bytes] | None) -> Any:
-    """The provider's rate-limit headers as a small dict (one pass over the list), or the headers themselves."""
+    """The provider's rate-limit headers as a small ``{bytes: bytes}`` dict (one pass over the list, nothing
+    decoded), or the headers themselves; ``Provider.read_limits`` reads either."""
     raw = getattr(headers, "_list", None)
     if names is None or raw is None:
         return headers
-    return {entry[1].decode("latin-1"): entry[2].decode("latin-1") for entry in raw if entry[1] in names}
+    return {entry[1]: entry[2] for entry in raw if entry[1] in names}
 
 
 def _mark(headers: Any, label: str) -> None:
@@ -180,10 +181,9 @@ class SyncShell(_Shell):
         pool.refresh_if_due()
         headers = request.headers
         saved = _save(headers)
-        flow = Failover(pool, provider, request.url.path, binding.listeners)
+        flow = Failover(pool, provider, request.url, binding.listeners)
         try:
             key = flow.first()
-            limit = pool.policy.max_error_body
             while True:
                 _inject(headers, provider, key)
                 try:
@@ -193,7 +193,7 @@ class SyncShell(_Shell):
                     raise
                 if response.status_code < 400:
                     return self._succeeded(response, key, flow, provider)  # unread: streams stay lazy
-                raw = _drain(response.stream, limit)
+                raw = _drain(response.stream, pool.policy.max_error_body)
                 step = flow.failed(self._observe(response, raw))
                 if isinstance(step, GiveUp):
                     return self._give_back(response, raw, step, key, flow)
@@ -221,10 +221,9 @@ class AsyncShell(_Shell):
         await pool.arefresh_if_due()
         headers = request.headers
         saved = _save(headers)
-        flow = Failover(pool, provider, request.url.path, binding.listeners)
+        flow = Failover(pool, provider, request.url, binding.listeners)
         try:
             key = flow.first()
-            limit = pool.policy.max_error_body
             while True:
                 _inject(headers, provider, key)
                 try:
@@ -234,7 +233,7 @@ class AsyncShell(_Shell):
                     raise
                 if response.status_code < 400:
                     return self._succeeded(response, key, flow, provider)
-                raw = await _adrain(response.stream, limit)
+                raw = await _adrain(response.stream, pool.policy.max_error_body)
                 step = flow.failed(self._observe(response, raw))
                 if isinstance(step, GiveUp):
                     return self._give_back(response, raw, step, key, flow)
