@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from .._policy import Failure, Verdict
-from .base import Provider, int_header, json_body, parse_retry_after, rate_limit, str_header
+from .base import Provider, json_body, rate_limit
 
 __all__ = ["AnthropicProvider", "anthropic_reset"]
 
@@ -36,51 +36,19 @@ def _reset_in(raw: str | None) -> float | None:
     return _seconds_until(moment)
 
 
-def anthropic_reset(headers: Mapping[str, str]) -> float | None:
-    """``retry-after(-ms)``, else the RFC 3339 reset of each exhausted ``anthropic-ratelimit-*`` limit (none at 0:
-    the latest reset given)."""
-    explicit = parse_retry_after(headers)
-    if explicit is not None:
-        return explicit
-    resets: list[float] = []
-    exhausted: list[float] = []
-    for kind in _LIMITS:
-        wait = _reset_in(headers.get(f"anthropic-ratelimit-{kind}-reset"))
-        if wait is None:
-            continue
-        resets.append(wait)
-        if headers.get(f"anthropic-ratelimit-{kind}-remaining", "").strip() == "0":
-            exhausted.append(wait)
-    if exhausted:
-        return max(exhausted)
-    return max(resets) if resets else None
-
-
 class AnthropicProvider(Provider):
     """Anthropic's Messages API."""
 
     name = "anthropic"
-    limit_headers = frozenset(
-        f"anthropic-ratelimit-{kind}-{what}".encode()
-        for what in ("remaining", "reset")
-        for kind in ("requests", "tokens")
-    )
+    # requests and tokens first (read on every response); input and output tokens also count for a 429's reset
+    limits = tuple((f"anthropic-ratelimit-{kind}-remaining", f"anthropic-ratelimit-{kind}-reset") for kind in _LIMITS)
+    limit_headers = frozenset(name.encode() for pair in limits[:2] for name in pair)
+
+    def parse_reset(self, text: str) -> float | None:
+        return _reset_in(text)
+
     env_list = ("ANTHROPIC_API_KEYS",)
     env_numbered = ("ANTHROPIC_API_KEY_",)
-
-    def read_limits(
-        self, headers: Mapping[str, str]
-    ) -> tuple[int | None, int | None, float | None, float | None] | None:
-        requests = int_header(headers, "anthropic-ratelimit-requests-remaining")
-        tokens = int_header(headers, "anthropic-ratelimit-tokens-remaining")
-        if requests is None and tokens is None:
-            return None
-        return (
-            requests,
-            tokens,
-            _reset_in(str_header(headers, "anthropic-ratelimit-requests-reset")),
-            _reset_in(str_header(headers, "anthropic-ratelimit-tokens-reset")),
-        )
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
         data = json_body(body) or {}
@@ -105,9 +73,17 @@ class AnthropicProvider(Provider):
         if status == 400 and _ORG_DISABLED in lowered:
             return Verdict(Failure.INVALID_KEY, None, "organization disabled")
         if status == 429:
-            return rate_limit(anthropic_reset(headers))
+            return rate_limit(self.limit_reset(headers))
         if status in (401, 403) or kind in ("authentication_error", "permission_error"):
             return Verdict(Failure.INVALID_KEY, None, kind or f"HTTP {status}")
         if status >= 500:
             return Verdict(Failure.SERVER_ERROR, None, kind or f"HTTP {status}")
         return Verdict(Failure.CLIENT_ERROR, None, kind or f"HTTP {status}")
+
+
+def anthropic_reset(headers: Mapping[str, str]) -> float | None:
+    """When a rate-limited Anthropic key is usable again (see ``Provider.limit_reset``)."""
+    return _ANTHROPIC.limit_reset(headers)
+
+
+_ANTHROPIC = AnthropicProvider()

@@ -144,12 +144,49 @@ class Provider:
         """Read a failed response (status >= 400). ``headers`` must answer lower-case names."""
         raise NotImplementedError
 
+    limits: tuple[tuple[str, str], ...] = ()
+    """(remaining header, reset header) per limit the provider reports, requests first, then tokens."""
+
+    def parse_reset(self, text: str) -> float | None:
+        """Seconds until a reset, from a reset header's text (Go durations by default)."""
+        return parse_duration(text)
+
     def read_limits(
         self, headers: Mapping[str, str]
     ) -> tuple[int | None, int | None, float | None, float | None] | None:
         """What a response says of the key's limits: (remaining requests, remaining tokens, seconds until each
         resets), or None when it says nothing. Called on every response, so it must be cheap."""
-        return None
+        if len(self.limits) < 2:
+            return None
+        (requests_name, requests_reset), (tokens_name, tokens_reset) = self.limits[0], self.limits[1]
+        requests = int_header(headers, requests_name)
+        tokens = int_header(headers, tokens_name)
+        if requests is None and tokens is None:
+            return None
+        return requests, tokens, self._reset(headers, requests_reset), self._reset(headers, tokens_reset)
+
+    def _reset(self, headers: Mapping[str, str], name: str) -> float | None:
+        text = str_header(headers, name)
+        return self.parse_reset(text) if text else None
+
+    def limit_reset(self, headers: Mapping[str, str]) -> float | None:
+        """When a rate-limited key is usable again: ``retry-after-ms`` / ``retry-after``, else the reset of each
+        exhausted limit (remaining 0), else the latest reset given; None if the headers say nothing."""
+        explicit = parse_retry_after(headers)
+        if explicit is not None:
+            return explicit
+        resets: list[float] = []
+        exhausted: list[float] = []
+        for remaining_name, reset_name in self.limits:
+            wait = self._reset(headers, reset_name)
+            if wait is None:
+                continue
+            resets.append(wait)
+            if int_header(headers, remaining_name) == 0:
+                exhausted.append(wait)
+        if exhausted:
+            return max(exhausted)
+        return max(resets) if resets else None
 
     def pinned_key(self, url: str) -> Key | None:
         """The key a request to ``url`` must use, without failover (only when ``pins_sessions``)."""

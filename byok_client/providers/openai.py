@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .._policy import Failure, Verdict
-from .base import Provider, int_header, json_body, parse_duration, parse_retry_after, rate_limit, str_header
+from .base import Provider, json_body, parse_duration, rate_limit
 
 __all__ = ["COMPATIBLE", "AzureOpenAIProvider", "CompatibleHost", "OpenAIProvider", "openai_provider_for"]
 
@@ -36,53 +36,23 @@ def error_fields(body: bytes) -> tuple[frozenset[str], str]:
 
 
 def openai_reset(headers: Mapping[str, str]) -> float | None:
-    """When a rate-limited key is usable again: ``retry-after-ms``, ``retry-after``, then the
-    ``x-ratelimit-reset-*`` of the exhausted limit (none at 0: the later reset)."""
-    explicit = parse_retry_after(headers)
-    if explicit is not None:
-        return explicit
-    resets: list[float] = []
-    exhausted: list[float] = []
-    for kind in ("requests", "tokens"):
-        raw = headers.get(f"x-ratelimit-reset-{kind}")
-        reset = parse_duration(raw) if raw else None
-        if reset is None:
-            continue
-        resets.append(reset)
-        if headers.get(f"x-ratelimit-remaining-{kind}", "").strip() == "0":
-            exhausted.append(reset)
-    if exhausted:
-        return max(exhausted)
-    return max(resets) if resets else None
+    """When a rate-limited OpenAI key is usable again (see ``Provider.limit_reset``)."""
+    return _OPENAI.limit_reset(headers)
 
 
 class OpenAIProvider(Provider):
     """OpenAI's API and the many that copy its shapes."""
 
-    limit_headers = frozenset(
-        f"x-ratelimit-{what}-{kind}".encode() for what in ("remaining", "reset") for kind in ("requests", "tokens")
+    limits = (
+        ("x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"),
+        ("x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"),
     )
+    limit_headers = frozenset(name.encode() for pair in limits for name in pair)
 
     def __init__(self, name: str = "openai", env_prefix: str = "OPENAI") -> None:
         self.name = name
         self.env_list = (f"{env_prefix}_API_KEYS",)
         self.env_numbered = (f"{env_prefix}_API_KEY_",)
-
-    def read_limits(
-        self, headers: Mapping[str, str]
-    ) -> tuple[int | None, int | None, float | None, float | None] | None:
-        requests = int_header(headers, "x-ratelimit-remaining-requests")
-        tokens = int_header(headers, "x-ratelimit-remaining-tokens")
-        if requests is None and tokens is None:
-            return None
-        reset_requests = str_header(headers, "x-ratelimit-reset-requests")
-        reset_tokens = str_header(headers, "x-ratelimit-reset-tokens")
-        return (
-            requests,
-            tokens,
-            parse_duration(reset_requests) if reset_requests else None,
-            parse_duration(reset_tokens) if reset_tokens else None,
-        )
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
         codes, message = error_fields(body)
@@ -110,6 +80,7 @@ class OpenAIProvider(Provider):
         return rate_limit(reset)
 
 
+_OPENAI = OpenAIProvider()
 _AZURE_RETRY = re.compile(r"(?:retry after|try again in) (\d+(?:\.\d+)?) seconds?", re.IGNORECASE)
 _AZURE_QUOTA = "out of call volume quota"
 
