@@ -79,6 +79,8 @@ class Failover:
         entry = self._pool._select(self._tried, self._emit, self._provider.name, self._path)
         if entry is None:
             raise NoUsableKeyError(self._provider.name, self._pool._disabled())
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s: using key %s", self._provider.name, self._path, entry.key.label)
         return self._use(entry)
 
     def succeeded(
@@ -124,6 +126,17 @@ class Failover:
         provider = self._provider
         verdict = provider.classify(observation.status, observation.headers, observation.body)
         self.history.append(Attempt(entry.key.label, observation.status, verdict.failure))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s: key %s got HTTP %d: %s (%s, retry after %s)",
+                provider.name,
+                self._path,
+                entry.key.label,
+                observation.status,
+                verdict.failure,
+                verdict.reason,
+                verdict.retry_after,
+            )
         pool, emit = self._pool, self._emit
         if emit is not None:
             from .events import AttemptCompleted, FailedOver, PoolExhausted

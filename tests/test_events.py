@@ -229,3 +229,22 @@ def test_pool_renders_in_notebooks_and_terminals(mock: MockProvider, tmp_path: P
     assert text.splitlines()[0].startswith("KeyPool: 2 keys (1 ready, 1 cooling, 0 disabled), strategy ordered")
     for secret in (k.get_secret_value() for k in ks):
         assert secret not in html and secret not in text
+
+
+def test_log_levels_failover_info_exhaustion_warning_detail_debug(
+    mock: MockProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    ks = keys(mock, rate_limited(retry_after=30), invalid_key())
+    client = OpenAI(api_keys=ks, base_url=mock.openai_base_url, max_retries=0)
+    with caplog.at_level(logging.DEBUG, logger="byok_client"), pytest.raises(openai.AuthenticationError):
+        chat(client)
+    ours = [r for r in caplog.records if r.name == "byok_client"]
+    levels = {r.levelname: r.getMessage() for r in ours}
+    assert "key k0 failed (rate_limited, HTTP 429); retrying with key k1" in levels["INFO"]
+    assert "every key failed" in levels["WARNING"] or "no key can serve" in levels["WARNING"]
+    debug = [r.getMessage() for r in ours if r.levelname == "DEBUG"]
+    assert any("using key k0" in m for m in debug)
+    assert any("key k1 got HTTP 401: invalid_key" in m for m in debug)
+    for record in ours:
+        for key in ks:
+            assert key.get_secret_value() not in record.getMessage()
