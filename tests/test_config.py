@@ -424,3 +424,16 @@ def test_settings_read_a_dotenv_file_in_the_working_directory(
     assert client.key_pool is not None
     assert [k.label for k in client.key_pool.keys] == ["BYOK_OPENAI__API_KEYS[0]"]
     assert chat(client) == "served by dotenv"
+
+
+def test_copy_of_a_passthrough_client_with_a_config_file_gets_managed_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COPY_KEY", "sk-copy-config")
+    path = write(tmp_path / "copy.yaml", "providers:\n  - id: openai\n    api_keys: ['${env.COPY_KEY}']\n")
+    client = OpenAI(api_key="sk-own")
+    assert client.key_pool is None
+    copied = client.with_options(config=path)
+    assert copied.key_pool is not None
+    assert copied.key_pool.keys[0].get_secret_value() == "sk-copy-config"
+    assert client.with_options(timeout=3).key_pool is None

@@ -42,7 +42,7 @@ class PoolPlan:
     keys: list[str | Key] | None = None
     sources: list[KeySource] | None = None
     policy: FailoverPolicy | None = None
-    strategy: str | None = None
+    strategy: Any = None  # a name, a callable, a filter list or a CelStrategy
 
 
 def _byok_env_present() -> bool:
@@ -69,8 +69,11 @@ def resolve_keys(
         if not isinstance(key_pool, KeyPool):
             raise ByokConfigError(f"key_pool must be a byok_client.KeyPool, not {type(key_pool).__name__}")
         return key_pool
-    if settings is not None and type(settings).__name__ != "Settings":
-        raise ByokConfigError(f"settings must be a byok_client.Settings, not {type(settings).__name__}")
+    if settings is not None:
+        from ..settings import Settings  # loaded already: the caller built one
+
+        if not isinstance(settings, Settings):
+            raise ByokConfigError(f"settings must be a byok_client.Settings, not {type(settings).__name__}")
     if settings is None and _byok_env_present():
         from ..settings import load_settings
 
@@ -216,7 +219,9 @@ _C = TypeVar("_C", bound=ByokClientMixin)
 
 
 def passthrough_stays(original: ByokClientMixin, copied: _C, extra: Mapping[str, Any]) -> _C:
-    # A copy of a passthrough client stays passthrough even if key env variables appeared since.
-    if original.key_pool is None and extra.get("key_pool") is None and extra.get("api_keys") is None:
+    """A copy of a passthrough client stays passthrough (even if key env variables appeared since), unless the
+    copy was given keys, a pool, settings or a config file of its own."""
+    own = ("key_pool", "api_keys", "settings", "config", "strategy")
+    if original.key_pool is None and all(extra.get(name) is None for name in own):
         copied.key_pool = None
     return copied
