@@ -447,7 +447,8 @@ class KeyPool:
                 h.requests += 1
                 h.in_flight += 1
                 h.last_used = now
-                selector.touch(chosen.index)
+                if selector.wants_touch:
+                    selector.touch(chosen.index)
         if events:
             assert emit is not None
             emit(events)
@@ -471,8 +472,9 @@ class KeyPool:
         """The attempt on ``entry`` is over (its response was read or failed): one fewer in flight."""
         with _LOCK:
             h = entry.health
-            h.in_flight = max(h.in_flight - 1, 0)
-            if self._current(entry):
+            if h.in_flight > 0:
+                h.in_flight -= 1
+            if (self._saturated or self._selector.wants_touch) and self._current(entry):
                 i = entry.index
                 if i in self._saturated:
                     self._saturated.discard(i)
@@ -508,14 +510,14 @@ class KeyPool:
         h.remaining_requests, h.remaining_tokens = requests, tokens
         h.requests_reset_at = now + requests_reset if requests_reset is not None else None
         h.tokens_reset_at = now + tokens_reset if tokens_reset is not None else None
-        waits = [
-            reset
-            for remaining, reset in ((requests, requests_reset), (tokens, tokens_reset))
-            if remaining == 0 and reset is not None and reset > 0
-        ]
-        if waits:
-            self._cool(entry, Failure.RATE_LIMITED, max(waits), now, events, provider, path)
-        elif self._current(entry):
+        wait = 0.0
+        if requests == 0 and requests_reset:
+            wait = requests_reset
+        if tokens == 0 and tokens_reset and tokens_reset > wait:
+            wait = tokens_reset
+        if wait > 0:
+            self._cool(entry, Failure.RATE_LIMITED, wait, now, events, provider, path)
+        elif self._selector.wants_touch and self._current(entry):
             self._selector.touch(entry.index)
 
     def _cool(

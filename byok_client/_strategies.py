@@ -71,6 +71,8 @@ class Selector:
     ready or stop being ready; ``touch`` when a key's load or reported limits changed."""
 
     name = ""
+    wants_touch = False
+    """Whether ``touch`` matters (load-aware selectors); the pool skips the call otherwise."""
 
     def reset(self, weights: Sequence[float]) -> None:
         raise NotImplementedError
@@ -255,6 +257,7 @@ class LeastLoadedSelector(Selector):
     requests in flight; keys with no report yet count as having plenty. A lazy heap: O(log n) per change."""
 
     name = "least_loaded"
+    wants_touch = True
 
     def __init__(self, load: Callable[[int], tuple[float, float, int]]) -> None:
         self._load = load  # (remaining requests, remaining tokens, in flight) of key i

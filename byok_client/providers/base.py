@@ -80,6 +80,15 @@ def _lookup(headers: Mapping[Any, Any], name: str) -> Any:
     return headers.get(name)
 
 
+def _to_int(raw: bytes | None) -> int | None:
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return None
+
+
 def int_header(headers: Mapping[Any, Any], name: str) -> int | None:
     """An integer header's value, or None if absent or not an integer. ``headers`` may be str-keyed (a Headers
     object) or the transports' ``{bytes: bytes}`` view of the rate-limit headers."""
@@ -155,15 +164,38 @@ class Provider:
         self, headers: Mapping[str, str]
     ) -> tuple[int | None, int | None, float | None, float | None] | None:
         """What a response says of the key's limits: (remaining requests, remaining tokens, seconds until each
-        resets), or None when it says nothing. Called on every response, so it must be cheap."""
+        resets), or None when it says nothing. Called on every response, so it must be cheap: the transports pass
+        a ``{bytes: bytes}`` view holding just ``limit_headers``."""
         if len(self.limits) < 2:
             return None
+        if type(headers) is dict and (view := self._byte_names) is not None:
+            (requests_b, requests_reset_b), (tokens_b, tokens_reset_b) = view
+            raw_requests, raw_tokens = headers.get(requests_b), headers.get(tokens_b)
+            if raw_requests is not None or raw_tokens is not None:
+                return (
+                    _to_int(raw_requests),
+                    _to_int(raw_tokens),
+                    self._parse_raw(headers.get(requests_reset_b)),
+                    self._parse_raw(headers.get(tokens_reset_b)),
+                )
         (requests_name, requests_reset), (tokens_name, tokens_reset) = self.limits[0], self.limits[1]
         requests = int_header(headers, requests_name)
         tokens = int_header(headers, tokens_name)
         if requests is None and tokens is None:
             return None
         return requests, tokens, self._reset(headers, requests_reset), self._reset(headers, tokens_reset)
+
+    @property
+    def _byte_names(self) -> tuple[tuple[bytes, bytes], tuple[bytes, bytes]] | None:
+        names = self.__dict__.get("_byte_names_cache")
+        if names is None and len(self.limits) >= 2:
+            (a, b), (c, d) = self.limits[0], self.limits[1]
+            names = ((a.encode(), b.encode()), (c.encode(), d.encode()))
+            self.__dict__["_byte_names_cache"] = names
+        return names
+
+    def _parse_raw(self, raw: bytes | None) -> float | None:
+        return self.parse_reset(raw.decode("latin-1")) if raw else None
 
     def _reset(self, headers: Mapping[str, str], name: str) -> float | None:
         text = str_header(headers, name)
