@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._errors import NoUsableKeyError
@@ -35,12 +34,17 @@ __all__ = [
 log = logging.getLogger("byok_client")
 
 
-@dataclass(frozen=True, slots=True)
 class GiveUp:
     """Stop and hand the last real response to the SDK, with ``headers`` set on it to steer the SDK's retries."""
 
-    verdict: Verdict
-    headers: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("headers", "verdict")
+
+    def __init__(self, verdict: Verdict, headers: dict[str, str] | None = None) -> None:
+        self.verdict = verdict
+        self.headers = headers if headers is not None else {}
+
+    def __repr__(self) -> str:
+        return f"GiveUp({self.verdict!r}, {self.headers!r})"
 
 
 class Failover:
@@ -76,7 +80,8 @@ class Failover:
 
     def first(self) -> Key:
         """The key for the first attempt. Raises ``NoUsableKeyError`` when every key is disabled."""
-        entry = self._pool._select(self._tried, self._emit, self._provider.name, self._path)
+        emit = self._emit
+        entry = self._pool._select(self._tried, emit, self._provider.name, self._path if emit is not None else "")
         if entry is None:
             raise NoUsableKeyError(self._provider.name, self._pool._disabled())
         if log.isEnabledFor(logging.DEBUG):
@@ -94,7 +99,8 @@ class Failover:
         if self.history:  # only a request that failed over keeps a history (it is read when all keys fail)
             self.history.append(Attempt(entry.key.label, status, None))
         limits = self._provider.read_limits(limit_headers if limit_headers is not None else headers)
-        self._pool._record_success(entry, limits, self._emit, self._provider.name, self._path)
+        emit = self._emit
+        self._pool._record_success(entry, limits, emit, self._provider.name, self._path if emit is not None else "")
         self._provider.on_success(headers, entry.key)
         if self._emit is not None:
             from .events import AttemptCompleted
@@ -219,15 +225,19 @@ EXTENSION = "byok_client"
 Origin = tuple[str, str, int]
 
 
-@dataclass(frozen=True, slots=True)
 class Binding:
     """What a client tells its transport about each request: the pool, the provider, the only origin
     (scheme, host, port) that may receive a managed key, and the client's own ``on_event`` listeners."""
 
-    pool: KeyPool
-    provider: Provider
-    origin: Origin
-    listeners: tuple[EventCallback, ...] = ()
+    __slots__ = ("listeners", "origin", "pool", "provider")
+
+    def __init__(
+        self, pool: KeyPool, provider: Provider, origin: Origin, listeners: tuple[EventCallback, ...] = ()
+    ) -> None:
+        self.pool = pool
+        self.provider = provider
+        self.origin = origin
+        self.listeners = listeners
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

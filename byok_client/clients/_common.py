@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._errors import ByokConfigError, NoUsableKeyError
@@ -35,14 +34,22 @@ __all__ = [
 ConfigPath = str | os.PathLike[str]
 
 
-@dataclass(frozen=True, slots=True)
 class PoolPlan:
     """How to build a client's pool once its base URL is known."""
 
-    keys: list[str | Key] | None = None
-    sources: list[KeySource] | None = None
-    policy: FailoverPolicy | None = None
-    strategy: Any = None  # a name, a callable, a filter list or a CelStrategy
+    __slots__ = ("keys", "policy", "sources", "strategy")
+
+    def __init__(
+        self,
+        keys: list[str | Key] | None = None,
+        sources: list[KeySource] | None = None,
+        policy: FailoverPolicy | None = None,
+        strategy: Any = None,  # a name, a callable, a filter list or a CelStrategy
+    ) -> None:
+        self.keys = keys
+        self.sources = sources
+        self.policy = policy
+        self.strategy = strategy
 
 
 def _byok_env_present() -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from .._policy import Failure, Verdict
 from .base import Provider, json_body, parse_duration, rate_limit
@@ -107,15 +106,17 @@ class AzureOpenAIProvider(OpenAIProvider):
         return super().classify(status, headers, body)
 
 
-@dataclass(frozen=True, slots=True)
 class CompatibleHost:
     """An OpenAI-compatible provider recognised by its API host (or, for local servers, its usual port)."""
 
-    name: str
-    env_prefix: str
-    hosts: tuple[str, ...]
-    base_url: str
-    port: int | None = None
+    __slots__ = ("base_url", "env_prefix", "hosts", "name", "port")
+
+    def __init__(self, name: str, env_prefix: str, hosts: tuple[str, ...], base_url: str, port: int | None = None):
+        self.name = name
+        self.env_prefix = env_prefix
+        self.hosts = hosts
+        self.base_url = base_url
+        self.port = port
 
     def matches(self, host: str, port: int | None) -> bool:
         return any(host == h or host.endswith("." + h) for h in self.hosts) or (
