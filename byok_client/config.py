@@ -341,8 +341,10 @@ class ConfigSource(KeySource):
         *,
         environment: str | None = None,
         stores: Sequence[SecretStore] | None = None,
+        loaded: ByokConfig | None = None,
     ) -> None:
         self.path = Path(path)
+        self._loaded = loaded  # the caller already parsed the file once: the first load uses that
         self.provider = provider
         self.environment = environment
         self._stores = list(stores) if stores is not None else default_stores()
@@ -350,7 +352,7 @@ class ConfigSource(KeySource):
         self._secret_files: list[Path] = []
 
     def load(self) -> list[Key]:
-        config = load_config(self.path, self.environment)
+        config, self._loaded = self._loaded or load_config(self.path, self.environment), None
         entry = config.entry(self.provider)
         self._secret_files = []
         if entry is None:

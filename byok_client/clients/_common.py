@@ -115,7 +115,7 @@ def resolve_keys(
                 settings.secrets_dir if settings is not None else None,
                 settings.secrets_file if settings is not None else None,
             )
-            source = ConfigSource(path, provider.name, environment=loaded.environment, stores=stores)
+            source = ConfigSource(path, provider.name, environment=loaded.environment, stores=stores, loaded=loaded)
             if strategy is None and entry.api_key_selection is not None:
                 strategy = _selection(entry.api_key_selection, f"{path}: {entry.where}.api_key_selection")
             return PoolPlan(sources=[source], policy=policy, strategy=strategy)
