@@ -23,9 +23,11 @@ def main() -> None:
         mock.add_key("sk-demo-limited-0000", rate_limited(retry_after=30), label="limited")
         mock.add_key("sk-demo-good-1111", ok(), label="good")
 
+        events: list[str] = []
         client = OpenAI(
             api_keys=[Key("sk-demo-limited-0000", "limited"), Key("sk-demo-good-1111", "good")],
             base_url=mock.openai_base_url,
+            on_event=lambda event: events.append(type(event).__name__),  # alerting hooks in here
         )
         messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello"}]
 
@@ -56,6 +58,9 @@ def main() -> None:
             )
             print(f"   {status.label:8} {detail:32} requests={status.requests} successes={status.successes}")
         print(f"\nrepr(client.key_pool) = {client.key_pool!r}   (labels only, never a key)")
+        print(f"events seen by on_event: {', '.join(name for name in events if name != 'AttemptCompleted')}")
+        print("\nclient.key_pool.stats() (a table; an HTML one in notebooks):")
+        print(client.key_pool.stats())
 
 
 if __name__ == "__main__":
