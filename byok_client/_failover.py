@@ -113,6 +113,12 @@ class Failover:
         if entry is not None:
             self._pool._release(entry)
 
+    def release_later(self) -> None:
+        """``release()`` from a finalizer: queued, done by the pool at its next pick (no lock taken here)."""
+        entry, self._current = self._current, None
+        if entry is not None:
+            self._pool._pending_release.append(entry)
+
     def errored(self) -> None:
         """The attempt raised (connection error, timeout): counted, the key untouched, the SDK decides."""
         entry, self._current = self._current, None

@@ -17,7 +17,8 @@ def fingerprint_of(value: str) -> str:
 
 class Key:
     """An API key with a label, and optionally a ``weight`` (for the weighted strategy) and ``max_in_flight``
-    (concurrent requests it may carry; more spill over to other keys).
+    (concurrent requests it should carry; more spill over to other keys, and when every key is full the one with
+    the fewest in flight serves: the cap never refuses a request).
 
     ``repr``/``str`` show only the label (or ``key-<fingerprint>``), equality and hashing go by the value's
     digest, and pickling is refused so the value never lands in a pickle. ``get_secret_value()`` returns the value.

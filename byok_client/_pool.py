@@ -116,6 +116,7 @@ class KeyPool:
         self._entries: tuple[_Entry, ...] = ()
         self._cooling: list[tuple[float, int]] = []
         self._saturated: set[int] = set()
+        self._pending_release: list[_Entry] = []  # appended by finalizers of streams nobody closed
         self._disabled_count = 0
         self._sources: tuple[KeySource, ...] = tuple(sources or ())
         self._check_interval = check_interval
@@ -407,6 +408,9 @@ class KeyPool:
         now = self._clock()
         events: list[PoolEvent] | None = [] if emit is not None else None
         with _LOCK:
+            pending = self._pending_release
+            while pending:
+                self._release_locked(pending.pop())
             entries, cooling, selector = self._entries, self._cooling, self._selector
             while cooling and cooling[0][0] <= now:
                 _, i = heapq.heappop(cooling)
@@ -441,7 +445,7 @@ class KeyPool:
             index = selector.pick(tried, usable)
             chosen = entries[index] if index is not None else None
             if chosen is None and not tried:
-                chosen = self._earliest_cooling()
+                chosen = self._earliest_cooling() or self._least_busy_saturated()
             if chosen is not None:
                 h = chosen.health
                 h.requests += 1
@@ -453,6 +457,11 @@ class KeyPool:
             assert emit is not None
             emit(events)
         return chosen
+
+    def _least_busy_saturated(self) -> _Entry | None:
+        """Every usable key is at its max_in_flight: the cap is soft, the key with the fewest in flight serves."""
+        candidates = [self._entries[i] for i in self._saturated if self._entries[i].health.disabled_reason is None]
+        return min(candidates, key=lambda e: (e.health.in_flight, e.index)) if candidates else None
 
     def _earliest_cooling(self) -> _Entry | None:
         cooling, entries = self._cooling, self._entries
@@ -471,15 +480,18 @@ class KeyPool:
     def _release(self, entry: _Entry) -> None:
         """The attempt on ``entry`` is over (its response was read or failed): one fewer in flight."""
         with _LOCK:
-            h = entry.health
-            if h.in_flight > 0:
-                h.in_flight -= 1
-            if (self._saturated or self._selector.wants_touch) and self._current(entry):
-                i = entry.index
-                if i in self._saturated:
-                    self._saturated.discard(i)
-                    self._selector.add(i)
-                self._selector.touch(i)
+            self._release_locked(entry)
+
+    def _release_locked(self, entry: _Entry) -> None:
+        h = entry.health
+        if h.in_flight > 0:
+            h.in_flight -= 1
+        if (self._saturated or self._selector.wants_touch) and self._current(entry):
+            i = entry.index
+            if i in self._saturated:
+                self._saturated.discard(i)
+                self._selector.add(i)
+            self._selector.touch(i)
 
     def _current(self, entry: _Entry) -> bool:
         entries = self._entries

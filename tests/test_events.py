@@ -248,3 +248,21 @@ def test_log_levels_failover_info_exhaustion_warning_detail_debug(
     for record in ours:
         for key in ks:
             assert key.get_secret_value() not in record.getMessage()
+
+
+def test_breaking_out_of_a_stream_gives_its_slot_back(mock: MockProvider) -> None:
+    import gc
+
+    ks = keys(mock, ok(), ok())
+    pool = KeyPool([Key(ks[0].get_secret_value(), "k0", max_in_flight=1), ks[1]])
+    client = OpenAI(key_pool=pool, base_url=mock.openai_base_url)
+
+    def abandon() -> None:
+        stream = client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        for _ in stream:
+            break  # no close(): the common way to stop reading early
+
+    abandon()
+    gc.collect()
+    assert chat(client) == "served by k0"  # its slot came back at the next pick
+    assert pool.status_of("k0").in_flight == 0

@@ -288,3 +288,20 @@ def test_strategy_from_settings_and_client_argument(monkeypatch: pytest.MonkeyPa
     assert OpenAI(strategy="least_loaded").key_pool.strategy == "least_loaded"  # type: ignore[union-attr]
     with pytest.raises(ByokConfigError, match="belongs to the KeyPool"):
         OpenAI(key_pool=KeyPool(["sk-x"]), strategy="random")
+
+
+def test_max_in_flight_is_soft_when_every_key_is_full(clock: FakeClock) -> None:
+    pool = pool_of(2, clock, k0={"max_in_flight": 1}, k1={"max_in_flight": 2})
+    held = []
+    for _ in range(3):
+        flow = Failover(pool, PROVIDER)
+        flow.first()
+        held.append(flow)
+    assert [s.in_flight for s in pool.status()] == [1, 2]  # both full now
+    extra = Failover(pool, PROVIDER)
+    assert extra.first().label == "k0"  # no refusal: the key with the fewest in flight serves
+    assert [s.in_flight for s in pool.status()] == [2, 2]
+    for flow in (*held, extra):
+        flow.release()
+    assert [s.in_flight for s in pool.status()] == [0, 0]
+    assert one(pool) == ["k0"]

@@ -122,3 +122,31 @@ def test_azure_key_goes_in_api_key_header_only(mock: MockProvider) -> None:
     # the request object goes back to what the SDK set
     assert request.headers["authorization"] == "Bearer byok-managed-key"
     assert "api-key" not in request.headers
+
+
+def test_a_response_dropped_unclosed_gives_its_in_flight_slot_back(mock: MockProvider) -> None:
+    import gc
+
+    mock.add_key("sk-drop-0", ok(), label="d0")
+    pool = KeyPool([Key("sk-drop-0", "d0", max_in_flight=1)])
+    with httpx2.Client() as client:
+        shell.install(client)
+
+        def send() -> httpx2.Response:
+            request = client.build_request(
+                "POST",
+                mock.openai_base_url + "/chat/completions",
+                content=BODY,
+                extensions={EXTENSION: binding_for(mock, pool)},
+            )
+            return client.send(request, stream=True)
+
+        response = send()
+        assert pool.status_of("d0").in_flight == 1
+        del response  # never read, never closed: only the stream's finalizer can give the slot back
+        gc.collect()
+        assert pool.status_of("d0").in_flight == 1  # queued, not yet applied: no lock taken in a finalizer
+        follow_up = send()
+        assert pool.status_of("d0").in_flight == 1  # the queued release ran at this pick, which took the slot
+        follow_up.close()
+    assert pool.status_of("d0").in_flight == 0

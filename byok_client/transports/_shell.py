@@ -264,6 +264,13 @@ class ReleasingStream:
         if flow is not None:
             flow.release()
 
+    def __del__(self) -> None:
+        # A stream dropped without close() (a `break` out of the loop): hand the release to the pool to do under
+        # its lock at the next pick. Taking the lock here could deadlock if the collector ran inside it.
+        flow, self._flow = getattr(self, "_flow", None), None
+        if flow is not None:
+            flow.release_later()
+
     def close(self) -> None:
         try:
             self._stream.close()
