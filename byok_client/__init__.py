@@ -105,6 +105,9 @@ _LAZY.update({name: ("byok_client.stats", "", "") for name in ("ErrorRates", "Ke
 _LAZY.update({name: ("byok_client._strategies", "", "") for name in ("ALL", "KeyView")})
 
 
+_DISTRIBUTIONS = {"google": "google-genai"}  # import name -> what to pip install
+
+
 def __getattr__(name: str) -> Any:
     try:
         module_name, package, extra = _LAZY[name]
@@ -114,7 +117,8 @@ def __getattr__(name: str) -> Any:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if package and exc.name is not None and exc.name.split(".")[0] in (package, "httpx2"):
-            raise MissingDependencyError(exc.name.split(".")[0], extra) from exc
+            missing = exc.name.split(".")[0]
+            raise MissingDependencyError(_DISTRIBUTIONS.get(missing, missing), extra) from exc
         raise
     value = module if module_name.endswith("." + name) else getattr(module, name)
     globals()[name] = value
