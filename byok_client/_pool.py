@@ -344,19 +344,19 @@ class KeyPool:
 
     def _install(self, keys: list[Key], keep: dict[Key, Health], enable: bool = False) -> None:
         entries = []
-        for index, key in enumerate(keys):
-            health = keep.get(key)
-            if health is None and self._scope is not None:
-                shared_id = (self._scope, key._digest)
-                health = _SHARED_HEALTH.get(shared_id)
+        with _LOCK:  # one lock with the registry: two pools built at once for the same key share one health
+            for index, key in enumerate(keys):
+                health = keep.get(key)
+                if health is None and self._scope is not None:
+                    shared_id = (self._scope, key._digest)
+                    health = _SHARED_HEALTH.get(shared_id)
+                    if health is None:
+                        health = _SHARED_HEALTH[shared_id] = Health()
                 if health is None:
-                    health = _SHARED_HEALTH.setdefault(shared_id, Health())
-            if health is None:
-                health = Health()
-            if enable and key in keep:
-                health.disabled_reason = None
-            entries.append(_Entry(key, health, index))
-        with _LOCK:
+                    health = Health()
+                if enable and key in keep:
+                    health.disabled_reason = None
+                entries.append(_Entry(key, health, index))
             self._entries = tuple(entries)
             self._cooling = []
             self._saturated = set()
