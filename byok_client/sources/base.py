@@ -6,9 +6,28 @@ import asyncio
 from abc import ABC, abstractmethod
 from pathlib import Path
 
+from .._errors import ByokConfigError
 from .._keys import Key
 
-__all__ = ["KeySource", "SecretStore"]
+__all__ = ["KeySource", "SecretStore", "read_text_file"]
+
+
+def read_text_file(path: Path, where: str, kind: str) -> str:
+    """A file's text (UTF-8, a BOM skipped). Raises ``ByokConfigError`` starting with ``where`` when the file is
+    missing, a directory, unreadable or not UTF-8 (naming the line, never the content: it may hold a key)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ByokConfigError(f"{where}: {kind} not found") from None
+    except IsADirectoryError:
+        raise ByokConfigError(f"{where}: is a directory, not a {kind}") from None
+    except OSError as e:
+        raise ByokConfigError(f"{where}: cannot read {kind} ({e.strerror or type(e).__name__})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ByokConfigError(f"{where}: line {line}: not valid UTF-8") from None
 
 
 class KeySource(ABC):

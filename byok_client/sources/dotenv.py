@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .._errors import ByokConfigError
 from .._keys import Key
-from .base import KeySource
+from .base import KeySource, read_text_file
 from .env import env_keys
 
 __all__ = ["DotenvSource", "read_dotenv"]
@@ -31,20 +31,7 @@ def read_dotenv(path: str | os.PathLike[str]) -> dict[str, str]:
     unreadable or malformed.
     """
     file = Path(path)
-    try:
-        data = file.read_bytes()
-    except FileNotFoundError:
-        raise ByokConfigError(f"{file}: .env file not found") from None
-    except IsADirectoryError:
-        raise ByokConfigError(f"{file}: is a directory, not a .env file") from None
-    except OSError as e:
-        raise ByokConfigError(f"{file}: cannot read .env file ({e.strerror or type(e).__name__})") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        raise ByokConfigError(f"{file}: line {line}: not valid UTF-8") from None
-    return _parse(text, file)
+    return _parse(read_text_file(file, str(file), ".env file"), file)
 
 
 def _parse(text: str, file: Path) -> dict[str, str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .._errors import ByokConfigError
 from .._keys import Key
-from .base import KeySource, SecretStore
+from .base import KeySource, SecretStore, read_text_file
 
 __all__ = ["VaultFile", "VaultFileSource"]
 
@@ -51,19 +51,7 @@ class VaultFile(SecretStore):
             return self._vaults
 
     def _read(self) -> str:
-        try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            raise ByokConfigError(f"vault-file {self.path}: file not found") from None
-        except IsADirectoryError:
-            raise ByokConfigError(f"vault-file {self.path}: is a directory, not a JSON file") from None
-        except OSError as e:
-            raise ByokConfigError(f"vault-file {self.path}: cannot read ({e.strerror or type(e).__name__})") from None
-        try:
-            return data.decode("utf-8-sig")
-        except UnicodeDecodeError as e:
-            line = data.count(b"\n", 0, e.start) + 1
-            raise ByokConfigError(f"vault-file {self.path}: line {line}: not valid UTF-8") from None
+        return read_text_file(self.path, f"vault-file {self.path}", "file")
 
     def _parse(self, text: str) -> _Vaults:
         try:
