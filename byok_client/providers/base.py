@@ -18,6 +18,7 @@ __all__ = [
     "PLACEHOLDER_KEY",
     "QUOTA_AFTER",
     "Provider",
+    "header_value",
     "int_header",
     "str_header",
     "json_body",
@@ -87,6 +88,12 @@ def _to_int(raw: bytes | None) -> int | None:
         return int(raw)
     except ValueError:
         return None
+
+
+def header_value(header: str, key: Key) -> str:
+    """How a key is written in a credential header: ``Bearer <key>`` in ``authorization``, the bare key elsewhere."""
+    value = key.get_secret_value()
+    return "Bearer " + value if header == "authorization" else value
 
 
 def int_header(headers: Mapping[Any, Any], name: str) -> int | None:
@@ -238,8 +245,7 @@ class Provider:
         for name in used:
             if name != target:
                 del headers[name]
-        value = key.get_secret_value()
-        headers[target] = f"Bearer {value}" if target == "authorization" else value
+        headers[target] = header_value(target, key)
 
     def strip_placeholder(self, headers: MutableMapping[str, str]) -> None:
         """Remove our placeholder credential from a request that goes out without a managed key."""

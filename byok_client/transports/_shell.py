@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from .._failover import EXTENSION, TOKEN_PREFIX, Binding, Failover, GiveUp, binding_for_token, origin_of
 from .._keys import Key
 from .._policy import Observation
-from ..providers.base import CREDENTIAL_HEADERS
+from ..providers.base import CREDENTIAL_HEADERS, header_value
 
 __all__ = ["ATTEMPTS", "KEY_HEADER", "AsyncShell", "SyncShell"]
 
@@ -84,11 +84,8 @@ def _inject(headers: Any, provider: Any, key: Key) -> None:
         if found >= 0:
             name = _CREDENTIAL_BYTES[raw[found][1]]
             if not provider.exclusive_header or name == provider.default_header:
-                value = key.get_secret_value()
-                if name == "authorization":
-                    value = "Bearer " + value
                 try:
-                    raw[found] = (raw[found][0], raw[found][1], value.encode("ascii"))
+                    raw[found] = (raw[found][0], raw[found][1], header_value(name, key).encode("ascii"))
                     return
                 except UnicodeEncodeError:
                     pass
