@@ -11,9 +11,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ByokConfigError, ByokError, MissingDependencyError, NoUsableKeyError
-from ._keys import Key
-from ._policy import Attempt, FailoverPolicy, Failure, Verdict
 from ._pool import KeyPool
+from .core.keys import Key
+from .core.policy import Attempt, FailoverPolicy, Failure, Verdict
 from .logging import KeyScrubFilter, install_scrub_filter
 
 if TYPE_CHECKING:

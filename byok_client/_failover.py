@@ -10,11 +10,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._errors import NoUsableKeyError
-from ._policy import Attempt, Failure, Observation, Verdict
+from .core.policy import Attempt, Failure, Observation, Verdict
 
 if TYPE_CHECKING:
-    from ._keys import Key
     from ._pool import Emit, KeyPool, _Entry
+    from .core.keys import Key
     from .events import EventCallback, PoolEvent
     from .providers.base import Provider
 

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._errors import ByokConfigError
-from ._health import Health
-from ._keys import Key
-from ._policy import FailoverPolicy, Failure, Verdict
+from .core.health import Health
+from .core.keys import Key
+from .core.policy import FailoverPolicy, Failure, Verdict
 from .logging import register_keys
 from .sources.base import KeySource
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import ByokConfigError
-from ._keys import Key
+from .core.keys import Key
 from .sources.base import KeySource, SecretStore
 from .sources.env import EnvSecrets, env_secret_name
 

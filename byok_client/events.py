@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ._policy import Attempt, Failure
+from .core.policy import Attempt, Failure
 
 __all__ = [
     "AttemptCompleted",

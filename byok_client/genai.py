@@ -18,9 +18,9 @@ from google.genai._api_client import BaseApiClient, _get_http_client_backend
 from google.genai.client import DebugConfig
 
 from ._failover import TOKEN_PREFIX, Binding, origin_of, register_token, unregister_token
-from ._keys import Key
 from ._pool import KeyPool
 from .clients._common import ByokClientMixin, ConfigPath, listeners, make_pool, resolve_keys
+from .core.keys import Key
 from .providers.base import CREDENTIAL_HEADERS
 from .providers.gemini import GeminiProvider
 from .transports import httpx as legacy_shell

@@ -18,7 +18,7 @@ import threading
 import weakref
 from collections.abc import Iterable
 
-from ._keys import Key
+from .core.keys import Key
 
 __all__ = ["KeyScrubFilter", "install_scrub_filter", "register_keys"]
 

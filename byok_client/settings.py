@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ._errors import ByokConfigError
-from ._keys import Key
-from ._policy import FailoverPolicy
+from .core.keys import Key
+from .core.policy import FailoverPolicy
 from .sources.env import split_key_list
 
 __all__ = ["STRATEGIES", "ProviderSettings", "Settings", "load_settings"]

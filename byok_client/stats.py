@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ._policy import Failure
+from .core.policy import Failure
 
 __all__ = ["ErrorRates", "KeyStateName", "KeyStatus", "PoolStats"]
 

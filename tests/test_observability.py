@@ -15,9 +15,9 @@ import pytest
 from byok_client import _render
 from byok_client import logging as byok_logging
 from byok_client._errors import MissingDependencyError
-from byok_client._keys import Key
-from byok_client._policy import Attempt, Failure
 from byok_client._render import HEADERS, render_html, render_rich, render_text
+from byok_client.core.keys import Key
+from byok_client.core.policy import Attempt, Failure
 from byok_client.events import (
     AttemptCompleted,
     FailedOver,

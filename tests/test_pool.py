@@ -10,7 +10,7 @@ import pytest
 
 from byok_client import ByokConfigError, FailoverPolicy, Failure, Key, KeyPool, NoUsableKeyError, Verdict
 from byok_client._failover import Failover, GiveUp
-from byok_client._policy import Observation
+from byok_client.core.policy import Observation
 from byok_client.providers.openai import OpenAIProvider
 
 from .conftest import FakeClock

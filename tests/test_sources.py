@@ -19,7 +19,7 @@ import pytest
 
 import byok_client.sources as sources
 from byok_client._errors import ByokConfigError, MissingDependencyError
-from byok_client._keys import Key
+from byok_client.core.keys import Key
 from byok_client.sources import (
     CallableSource,
     DotenvSource,

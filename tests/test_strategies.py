@@ -10,9 +10,9 @@ import pytest
 
 from byok_client import ALL, ByokConfigError, FailoverPolicy, Key, KeyPool, KeyView
 from byok_client._failover import Failover
-from byok_client._policy import Observation
 from byok_client._strategies import WeightedSelector
 from byok_client.cel import CelStrategy
+from byok_client.core.policy import Observation
 from byok_client.providers.anthropic import AnthropicProvider
 from byok_client.providers.openai import OpenAIProvider
 

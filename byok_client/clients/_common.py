@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._errors import ByokConfigError, NoUsableKeyError
 from .._failover import EXTENSION, Binding, origin_of
-from .._keys import Key
-from .._policy import FailoverPolicy
 from .._pool import KeyPool
+from ..core.keys import Key
+from ..core.policy import FailoverPolicy
 from ..providers.base import Provider
 from ..sources.base import KeySource
 from ..sources.env import EnvSource

@@ -16,8 +16,8 @@ from anthropic.lib.credentials import AccessTokenProvider, AsyncAccessTokenProvi
 from httpx2 import Timeout
 from typing_extensions import override
 
-from .._keys import Key
 from .._pool import KeyPool
+from ..core.keys import Key
 from ..providers.anthropic import AnthropicProvider
 from ..providers.base import PLACEHOLDER_KEY
 from ..transports.httpx2 import install, install_async

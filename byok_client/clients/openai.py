@@ -16,8 +16,8 @@ from openai._types import NotGiven, not_given
 from openai.auth import WorkloadIdentity, X509WorkloadIdentity
 from typing_extensions import override
 
-from .._keys import Key
 from .._pool import KeyPool
+from ..core.keys import Key
 from ..providers.base import PLACEHOLDER_KEY, Provider
 from ..providers.openai import openai_provider_for
 from ..transports.httpx2 import install, install_async

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from .._policy import Failure, Verdict
+from ..core.policy import Failure, Verdict
 from .base import Provider, json_body, rate_limit
 
 __all__ = ["AnthropicProvider", "anthropic_reset"]

@@ -10,8 +10,8 @@ import time
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from .._keys import Key
-from .._policy import Failure, Verdict
+from ..core.keys import Key
+from ..core.policy import Failure, Verdict
 
 __all__ = [
     "CREDENTIAL_HEADERS",

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .._keys import Key
-from .._policy import Failure, Verdict
+from ..core.keys import Key
+from ..core.policy import Failure, Verdict
 from .base import Provider, json_body, parse_duration, rate_limit
 
 __all__ = ["GeminiProvider", "seconds_until_pacific_midnight"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from .._policy import Failure, Verdict
+from ..core.policy import Failure, Verdict
 from .base import Provider, json_body, parse_duration, rate_limit
 
 __all__ = ["COMPATIBLE", "AzureOpenAIProvider", "CompatibleHost", "OpenAIProvider", "openai_provider_for"]

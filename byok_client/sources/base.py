@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from .._errors import ByokConfigError
-from .._keys import Key
+from ..core.keys import Key
 
 __all__ = ["KeySource", "SecretStore", "read_text_file"]
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeAlias
 
 from .._errors import ByokConfigError
-from .._keys import Key
+from ..core.keys import Key
 from .base import KeySource
 
 __all__ = ["CallableSource", "KeysFunction"]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .._errors import ByokConfigError
-from .._keys import Key
+from ..core.keys import Key
 from .base import KeySource, read_text_file
 from .env import env_keys
 

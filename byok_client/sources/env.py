@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 
-from .._keys import Key
+from ..core.keys import Key
 from .base import KeySource, SecretStore
 
 __all__ = ["EnvSecrets", "EnvSource", "env_keys", "env_secret_name", "split_key_list"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .._keys import Key
+from ..core.keys import Key
 from .base import KeySource
 
 __all__ = ["InlineSource"]

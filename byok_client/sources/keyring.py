@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from .._errors import ByokConfigError, MissingDependencyError
-from .._keys import Key
+from ..core.keys import Key
 from .base import KeySource, SecretStore
 
 __all__ = ["KeyringSource", "KeyringStore"]

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .._errors import ByokConfigError
-from .._keys import Key
+from ..core.keys import Key
 from .base import KeySource, SecretStore, read_text_file
 
 __all__ = ["VaultFile", "VaultFileSource"]

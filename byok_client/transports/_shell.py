@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, ClassVar
 
 from .._failover import EXTENSION, TOKEN_PREFIX, Binding, Failover, GiveUp, binding_for_token, origin_of
-from .._keys import Key
-from .._policy import Observation
+from ..core.keys import Key
+from ..core.policy import Observation
 from ..providers.base import CREDENTIAL_HEADERS, header_value
 
 __all__ = ["ATTEMPTS", "KEY_HEADER", "AsyncShell", "SyncShell"]

@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ._errors import ByokConfigError
+from .._errors import ByokConfigError
 
 __all__ = ["Attempt", "FailoverPolicy", "Failure", "Observation", "Verdict"]
 
@@ -47,11 +47,16 @@ class Verdict:
     """A provider classifier's reading of one failed response.
 
     ``retry_after`` is the cooldown in seconds the provider asked for (None: use the policy's default).
+    ``per_model`` says the limit applies to one model only (the request's, or ``model`` when the provider named
+    another): other models may still use the key. Quota, billing and invalid keys are key-wide (``per_model``
+    False) unless the provider names a per-model quota (Gemini's per-day quotas).
     """
 
     failure: Failure
     retry_after: float | None = None
     reason: str = ""
+    per_model: bool = False
+    model: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, NoReturn
 
-from ._errors import ByokConfigError
+from .._errors import ByokConfigError
 
 __all__ = ["Key", "fingerprint_of"]
 

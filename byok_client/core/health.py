@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from array import array
 
-from ._policy import Failure
+from .policy import Failure
 
 __all__ = ["WINDOW_BUCKETS", "WINDOW_SECONDS", "Health", "Window"]
 
