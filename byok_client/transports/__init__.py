@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, TypeVar
 
-__all__ = ["install"]
+__all__ = ["install", "wrap_transport"]
 
 _C = TypeVar("_C")
 
@@ -29,3 +29,23 @@ def install(client: _C) -> _C:
     if isinstance(client, http.AsyncClient):
         return shell.install_async(client)  # type: ignore[no-any-return]
     return shell.install(client)  # type: ignore[no-any-return]
+
+
+_T = TypeVar("_T")
+
+
+def wrap_transport(transport: _T) -> _T:
+    """A transport for an SDK's ``client_args``/``async_client_args`` that injects keys and fails over for
+    requests a byok client marks (passes every other request through). Idempotent."""
+    library = type(transport).__module__.split(".")[0]
+    for base in type(transport).__mro__:
+        if base.__module__.split(".")[0] in ("httpx", "httpx2"):
+            library = base.__module__.split(".")[0]
+            break
+    shell: Any = importlib.import_module(f"byok_client.transports.{library}")
+    http: Any = importlib.import_module(library)
+    if isinstance(transport, shell.KeyInjectingTransport | shell.AsyncKeyInjectingTransport):
+        return transport
+    if isinstance(transport, http.AsyncBaseTransport):
+        return shell.AsyncKeyInjectingTransport(transport)  # type: ignore[no-any-return]
+    return shell.KeyInjectingTransport(transport)  # type: ignore[no-any-return]
