@@ -18,9 +18,9 @@ from .logging import KeyScrubFilter, install_scrub_filter
 
 if TYPE_CHECKING:
     from . import genai
-    from ._strategies import ALL, KeyView
     from .clients.anthropic import Anthropic, AsyncAnthropic
     from .clients.openai import AsyncOpenAI, OpenAI
+    from .core.selection import ALL, KeyView
     from .events import (
         AttemptCompleted,
         FailedOver,
@@ -102,7 +102,7 @@ _LAZY.update({name: ("byok_client.events", "", "") for name in (
     "KeysReloaded", "PoolEvent", "PoolExhausted",
 )})  # fmt: skip
 _LAZY.update({name: ("byok_client.stats", "", "") for name in ("ErrorRates", "KeyStatus", "PoolStats")})
-_LAZY.update({name: ("byok_client._strategies", "", "") for name in ("ALL", "KeyView")})
+_LAZY.update({name: ("byok_client.core.selection", "", "") for name in ("ALL", "KeyView")})
 
 
 _DISTRIBUTIONS = {"google": "google-genai"}  # import name -> what to pip install

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._errors import ByokConfigError, MissingDependencyError
-from ._strategies import KeyView
+from .core.selection import KeyView
 
 __all__ = ["CelStrategy"]
 

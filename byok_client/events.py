@@ -35,12 +35,14 @@ class PoolEvent:
 
 @dataclass(frozen=True, slots=True)
 class KeyEvent(PoolEvent):
-    """An event about one key: its label, the failure class, the cooldown in seconds, and the request path."""
+    """An event about one key: its label, the failure class, the cooldown in seconds, the request path, and the
+    model when the event concerns one model only (a per-model rate limit or quota)."""
 
     key_label: str
     failure: Failure | None = None
     cooldown: float | None = None
     path: str = ""
+    model: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ genai`` keeps working after changing only the import.
 
 from __future__ import annotations
 
+import importlib
 import os
 import secrets
 import weakref
@@ -17,14 +18,13 @@ from google.genai import errors, types
 from google.genai._api_client import BaseApiClient, _get_http_client_backend
 from google.genai.client import DebugConfig
 
-from ._failover import TOKEN_PREFIX, Binding, origin_of, register_token, unregister_token
+from ._binding import TOKEN_PREFIX, TOKENS, Binding, origin_of
 from ._pool import KeyPool
 from .clients._common import ByokClientMixin, ConfigPath, listeners, make_pool, resolve_keys
 from .core.keys import Key
 from .providers.base import CREDENTIAL_HEADERS
 from .providers.gemini import GeminiProvider
-from .transports import httpx as legacy_shell
-from .transports import httpx2 as httpx2_shell
+from .transports import install, wrap_transport
 
 if TYPE_CHECKING:
     from .events import EventCallback
@@ -58,37 +58,26 @@ def _with_transports(http_options: types.HttpOptions | types.HttpOptionsDict | N
         options.headers = {k: v for k, v in options.headers.items() if k.lower() not in CREDENTIAL_HEADERS}
     if options.httpx_client is not None and options.httpx_async_client is not None:
         return options  # the user's clients: wrapped after construction
-    legacy = _get_http_client_backend(options) == "httpx"
-    shell: Any = legacy_shell if legacy else httpx2_shell
-    module: Any = shell.httpx if legacy else shell.httpx2
+    module: Any = importlib.import_module(_get_http_client_backend(options))  # the library genai will use
     sync_args, async_args = BaseApiClient._ensure_httpx_ssl_ctx(options)
     sync_args, async_args = dict(sync_args or {}), dict(async_args or {})
     if options.httpx_client is None:
         inner = sync_args.get("transport") or module.HTTPTransport(
             **{k: sync_args[k] for k in _TRANSPORT_ARGS if k in sync_args}
         )
-        options.client_args = {**sync_args, "transport": shell.KeyInjectingTransport(inner)}
+        options.client_args = {**sync_args, "transport": wrap_transport(inner)}
     if options.httpx_async_client is None:
         inner = async_args.get("transport") or module.AsyncHTTPTransport(
             **{k: async_args[k] for k in _TRANSPORT_ARGS if k in async_args}
         )
-        options.async_client_args = {**async_args, "transport": shell.AsyncKeyInjectingTransport(inner)}
+        options.async_client_args = {**async_args, "transport": wrap_transport(inner)}
     return options
 
 
 def _install(http_client: Any) -> None:
-    """Wrap every transport of an httpx or httpx2 client (proxy mounts included); idempotent."""
-    import httpx
-    import httpx2
-
-    if isinstance(http_client, httpx2.Client):
-        httpx2_shell.install(http_client)
-    elif isinstance(http_client, httpx2.AsyncClient):
-        httpx2_shell.install_async(http_client)
-    elif isinstance(http_client, httpx.Client):
-        legacy_shell.install(http_client)
-    elif isinstance(http_client, httpx.AsyncClient):
-        legacy_shell.install_async(http_client)
+    """Install the shell on an httpx or httpx2 client genai made or was given (proxy mounts included)."""
+    if http_client is not None:
+        install(http_client)
 
 
 class Client(ByokClientMixin, _genai.Client):
@@ -153,8 +142,8 @@ class Client(ByokClientMixin, _genai.Client):
         self.key_pool = make_pool(resolved, _PROVIDER, url)
         assert self.key_pool is not None
         origin = origin_of(url.scheme, url.host, url.port)
-        register_token(token, Binding(self.key_pool, _PROVIDER, origin, self._byok_listeners))
+        TOKENS.register(token, Binding(self.key_pool, _PROVIDER, origin, self._byok_listeners))
         # `genai.Client(...).aio` outlives the Client but shares its API client: the token lives as long as that.
-        weakref.finalize(api_client, unregister_token, token)
+        weakref.finalize(api_client, TOKENS.unregister, token)
         _install(getattr(api_client, "_httpx_client", None))
         _install(getattr(api_client, "_async_httpx_client", None))

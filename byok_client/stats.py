@@ -52,6 +52,8 @@ class KeyStatus:
     """Seconds until the provider resets the request limit, as of the last response; None if unknown."""
     tokens_reset_in: float | None = None
     error_rate: ErrorRates = field(default_factory=ErrorRates)
+    models_cooling: dict[str, tuple[float, Failure]] = field(default_factory=dict)
+    """Models this key cools for while it serves others: model -> (seconds left, failure class)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from byok_client.testing import (
     rate_limited,
     server_error,
 )
-from byok_client.transports.httpx2 import AsyncKeyInjectingTransport, KeyInjectingTransport
+from byok_client.transports import is_installed
 
 from .conftest import FakeClock
 
@@ -517,10 +517,10 @@ def test_default_client_wraps_every_transport(monkeypatch: pytest.MonkeyPatch) -
     raw = anthropic.Anthropic(api_key="sk-ant-a")
     http = client._client
     assert type(http) is type(raw._client)  # the SDK's own wrapper class
-    assert isinstance(http._transport, KeyInjectingTransport)
+    assert is_installed(http._transport)
     assert http._transport._pool._max_connections == raw._client._transport._pool._max_connections  # type: ignore[attr-defined]
     proxied = [t for t in http._mounts.values() if t is not None]
-    assert proxied and all(isinstance(t, KeyInjectingTransport) for t in proxied)
+    assert proxied and all(is_installed(t) for t in proxied)
 
 
 def test_users_http_client_keeps_its_settings(mock: MockProvider) -> None:
@@ -529,7 +529,7 @@ def test_users_http_client_keeps_its_settings(mock: MockProvider) -> None:
     own = httpx2.Client(headers={"x-team": "blue"}, event_hooks={"request": [lambda r: seen.append(r.url.path)]})
     client = sync_client(mock, ks, http_client=own, max_retries=0)
     assert client._client is own
-    assert isinstance(own._transport, KeyInjectingTransport)
+    assert is_installed(own._transport)
     assert ask(client) == "served by k1"
     assert seen == ["/v1/messages"]  # the hook ran once: failover is below the client
     assert mock.requests[-1].headers["x-team"] == "blue"
@@ -539,7 +539,7 @@ async def test_async_users_http_client_is_wrapped(mock: MockProvider) -> None:
     ks = keys(mock, server_error(), ok())
     own = httpx2.AsyncClient()
     async with async_client(mock, ks, http_client=own, max_retries=0) as client:
-        assert isinstance(own._transport, AsyncKeyInjectingTransport)
+        assert is_installed(own._transport)
         assert await aask(client) == "served by k1"
 
 

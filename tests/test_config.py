@@ -370,7 +370,7 @@ def test_four_step_rotation_under_load_has_zero_failed_requests(
     client = OpenAI(config=path, base_url=mock.openai_base_url, max_retries=0)
     pool = client.key_pool
     assert pool is not None
-    pool._check_interval = 0.05  # the same watcher, checked more often so the test is short
+    pool._watcher._check_interval = 0.05  # the same watcher, checked more often so the test is short
 
     failures: list[BaseException] = []
     served: list[str] = []

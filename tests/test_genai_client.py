@@ -31,7 +31,7 @@ from byok_client.testing import (
     server_error,
 )
 from byok_client.testing._behaviours import invalid_key_error
-from byok_client.transports.httpx2 import AsyncKeyInjectingTransport, KeyInjectingTransport
+from byok_client.transports import is_installed
 
 from .conftest import FakeClock
 
@@ -455,8 +455,8 @@ def test_users_httpx_clients_are_kept_and_wrapped(mock: MockProvider) -> None:
     client = make_client(mock, ks, http={"httpx_client": own, "httpx_async_client": own_async})
     assert client._api_client._httpx_client is own
     assert client._api_client._async_httpx_client is own_async
-    assert isinstance(own._transport, KeyInjectingTransport)
-    assert isinstance(own_async._transport, AsyncKeyInjectingTransport)
+    assert is_installed(own._transport)
+    assert is_installed(own_async._transport)
     assert generate(client) == "served by k1"
 
     async def run() -> str:
@@ -480,8 +480,8 @@ async def test_async_path_fails_over_on_httpx2_and_never_uses_aiohttp(
     client = make_client(mock, ks)
     api_client = client._api_client
     assert api_client._async_httpx_client is not None
-    assert isinstance(api_client._async_httpx_client._transport, AsyncKeyInjectingTransport)
-    assert isinstance(api_client._httpx_client._transport, KeyInjectingTransport)
+    assert is_installed(api_client._async_httpx_client._transport)
+    assert is_installed(api_client._httpx_client._transport)
     assert not api_client._use_aiohttp()
     async with client.aio:
         assert await agenerate(client) == "served by k1"
@@ -495,8 +495,8 @@ def test_users_transport_in_client_args_is_the_inner_transport(mock: MockProvide
     inner = httpx2.HTTPTransport()
     client = make_client(mock, ks, http={"client_args": {"transport": inner}})
     transport = client._api_client._httpx_client._transport
-    assert isinstance(transport, KeyInjectingTransport)
-    assert transport.inner is inner
+    assert is_installed(transport)
+    assert transport is inner  # the same object, the shell installed on it
     assert generate(client) == "served by k1"
 
 

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 
 from byok_client import ByokConfigError, FailoverPolicy, Failure, Key, KeyPool, NoUsableKeyError, Verdict
-from byok_client._failover import Failover, GiveUp
+from byok_client.core.flow import GiveUp
 from byok_client.core.policy import Observation
 from byok_client.providers.openai import OpenAIProvider
 
 from .conftest import FakeClock
+from .flows import Drive as Failover
 
 PROVIDER = OpenAIProvider()
 RATE_LIMITED = Observation(429, {"retry-after": "30"}, b'{"error": {"code": "rate_limit_exceeded"}}')

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 
 from byok_client import ALL, ByokConfigError, FailoverPolicy, Key, KeyPool, KeyView
-from byok_client._failover import Failover
-from byok_client._strategies import WeightedSelector
 from byok_client.cel import CelStrategy
 from byok_client.core.policy import Observation
+from byok_client.core.selection import WeightedSelector
 from byok_client.providers.anthropic import AnthropicProvider
 from byok_client.providers.openai import OpenAIProvider
 
 from .conftest import FakeClock
+from .flows import Drive as Failover
 
 PROVIDER = OpenAIProvider()
 LIMITED = Observation(429, {"retry-after": "30"}, b'{"error": {"code": "rate_limit_exceeded"}}')

@@ -9,11 +9,10 @@ import httpx2
 import pytest
 
 from byok_client import Key, KeyPool
-from byok_client._failover import EXTENSION, Binding, origin_of
+from byok_client._binding import EXTENSION, Binding, origin_of
 from byok_client.providers.openai import OpenAIProvider
 from byok_client.testing import MockProvider, ok, rate_limited, server_error
-from byok_client.transports import httpx as legacy_shell
-from byok_client.transports import httpx2 as shell
+from byok_client.transports import install, is_installed
 
 BODY = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}'
 
@@ -31,12 +30,12 @@ def setup_keys(mock: MockProvider) -> KeyPool:
 @pytest.mark.parametrize("module", [httpx, httpx2], ids=["httpx", "httpx2"])
 def test_sync_shell_fails_over_and_passes_unmarked_requests_through(mock: MockProvider, module: Any) -> None:
     pool = setup_keys(mock)
-    installer = legacy_shell.install if module is httpx else shell.install
     with module.Client() as client:
-        installer(client)
-        installer(client)  # idempotent
-        assert type(client._transport).__name__ == "KeyInjectingTransport"
-        assert not isinstance(client._transport.inner, type(client._transport))
+        transport = client._transport
+        install(client)
+        install(client)  # idempotent
+        assert client._transport is transport and type(transport) is module.HTTPTransport
+        assert is_installed(transport)
         request = client.build_request(
             "POST",
             mock.openai_base_url + "/chat/completions",
@@ -61,9 +60,8 @@ async def test_async_shell_fails_over(mock: MockProvider, module: Any) -> None:
     mock.script("sk-shell-1", server_error(), ok())
     mock.add_key("sk-shell-2", ok(), label="k2")
     pool = KeyPool([*pool.keys, Key("sk-shell-2", "k2")])
-    installer = legacy_shell.install_async if module is httpx else shell.install_async
     async with module.AsyncClient() as client:
-        installer(client)
+        install(client)
         request = client.build_request(
             "POST",
             mock.openai_base_url + "/chat/completions",
@@ -81,7 +79,7 @@ def test_last_failed_response_reaches_caller_with_retry_hint_and_body(mock: Mock
     mock.add_key("sk-only", rate_limited(retry_after=5), label="only")
     pool = KeyPool([Key("sk-only", "only")])
     with httpx2.Client() as client:
-        shell.install(client)
+        install(client)
         request = client.build_request(
             "POST",
             mock.openai_base_url + "/chat/completions",
@@ -104,7 +102,7 @@ def test_azure_key_goes_in_api_key_header_only(mock: MockProvider) -> None:
     pool = KeyPool([Key("azure-key-0", "a0"), Key("azure-key-1", "a1")])
     binding = Binding(pool, AzureOpenAIProvider(), origin_of("http", "127.0.0.1", int(mock.url.rsplit(":", 1)[1])))
     with httpx2.Client() as client:
-        shell.install(client)
+        install(client)
         request = client.build_request(
             "POST",
             mock.url + "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21",
@@ -130,7 +128,7 @@ def test_a_response_dropped_unclosed_gives_its_in_flight_slot_back(mock: MockPro
     mock.add_key("sk-drop-0", ok(), label="d0")
     pool = KeyPool([Key("sk-drop-0", "d0", max_in_flight=1)])
     with httpx2.Client() as client:
-        shell.install(client)
+        install(client)
 
         def send() -> httpx2.Response:
             request = client.build_request(

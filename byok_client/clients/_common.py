@@ -6,8 +6,8 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._binding import EXTENSION, Binding, origin_of
 from .._errors import ByokConfigError, NoUsableKeyError
-from .._failover import EXTENSION, Binding, origin_of
 from .._pool import KeyPool
 from ..core.keys import Key
 from ..core.policy import FailoverPolicy

@@ -20,7 +20,7 @@ from .._pool import KeyPool
 from ..core.keys import Key
 from ..providers.anthropic import AnthropicProvider
 from ..providers.base import PLACEHOLDER_KEY
-from ..transports.httpx2 import install, install_async
+from ..transports import install
 from ._common import (
     ByokClientMixin,
     ConfigPath,
@@ -227,7 +227,7 @@ class AsyncAnthropic(ByokClientMixin, anthropic.AsyncAnthropic):
             _token_cache=_token_cache,
         )
         self.key_pool = make_pool(resolved, _PROVIDER, self.base_url)
-        install_async(self._client)
+        install(self._client)
 
     @override
     async def _prepare_request(self, request: httpx2.Request) -> None:

@@ -20,7 +20,7 @@ from .._pool import KeyPool
 from ..core.keys import Key
 from ..providers.base import PLACEHOLDER_KEY, Provider
 from ..providers.openai import openai_provider_for
-from ..transports.httpx2 import install, install_async
+from ..transports import install
 from ._common import (
     ByokClientMixin,
     ConfigPath,
@@ -236,7 +236,7 @@ class AsyncOpenAI(ByokClientMixin, openai.AsyncOpenAI):
             _enforce_credentials=_enforce_credentials,
         )
         self.key_pool = make_pool(resolved, self._byok_provider, self.base_url)
-        install_async(self._client)
+        install(self._client)
 
     @override
     async def _prepare_request(self, request: httpx2.Request) -> None:

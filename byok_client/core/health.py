@@ -6,7 +6,7 @@ from array import array
 
 from .policy import Failure
 
-__all__ = ["WINDOW_BUCKETS", "WINDOW_SECONDS", "Health", "Window"]
+__all__ = ["WINDOW_BUCKETS", "WINDOW_SECONDS", "Health", "ModelHealth", "Window"]
 
 WINDOW_SECONDS = 60.0
 WINDOW_BUCKETS = 12
@@ -53,19 +53,45 @@ class Window:
         return failures / attempts, limited / attempts, timeouts / attempts
 
 
+class ModelHealth:
+    """What is known of one key for one model, where the provider limits per model: a cooldown and the latest
+    rate-limit reading."""
+
+    __slots__ = (
+        "cooldown_failure",
+        "cooldown_told",
+        "cooldown_until",
+        "remaining_requests",
+        "remaining_tokens",
+        "requests_reset_at",
+        "tokens_reset_at",
+    )
+
+    def __init__(self) -> None:
+        self.cooldown_until = 0.0
+        self.cooldown_failure: Failure | None = None
+        self.cooldown_told = False
+        self.remaining_requests: int | None = None
+        self.remaining_tokens: int | None = None
+        self.requests_reset_at: float | None = None
+        self.tokens_reset_at: float | None = None
+
+
 class Health:
-    """Mutable health of one key; shared by every pool of the same scope holding the key. Guarded by the pool
-    module's lock."""
+    """Mutable health of one key; shared by every pool of the same scope holding the key, guarded by that scope's
+    lock. Key-wide state lives here; per-model cooldowns and readings in ``models``."""
 
     __slots__ = (
         "__weakref__",
         "cooldown_failure",
+        "cooldown_told",
         "cooldown_until",
         "disabled_reason",
         "failures",
         "in_flight",
         "last_failure",
         "last_used",
+        "models",
         "remaining_requests",
         "remaining_tokens",
         "requests",
@@ -79,6 +105,7 @@ class Health:
     def __init__(self) -> None:
         self.cooldown_until = 0.0
         self.cooldown_failure: Failure | None = None
+        self.cooldown_told = False  # the cooldown's end came from the provider (not a default of ours)
         self.disabled_reason: str | None = None
         self.requests = 0
         self.successes = 0
@@ -92,6 +119,23 @@ class Health:
         self.requests_reset_at: float | None = None
         self.tokens_reset_at: float | None = None
         self.window: Window | None = None  # allocated on first attempt: idle keys stay small
+        self.models: dict[str, ModelHealth] | None = None  # allocated on the first per-model reading
+
+    def model(self, name: str) -> ModelHealth:
+        """The per-model record for ``name``, created on first use."""
+        models = self.models
+        if models is None:
+            models = self.models = {}
+        found = models.get(name)
+        if found is None:
+            found = models[name] = ModelHealth()
+        return found
+
+    def cooling_models(self, now: float) -> dict[str, ModelHealth]:
+        """The models this key is cooling for at ``now``."""
+        if not self.models:
+            return {}
+        return {name: m for name, m in self.models.items() if m.cooldown_until > now}
 
     def record(self, now: float, failure: Failure | None, timeout: bool = False) -> None:
         window = self.window

@@ -40,6 +40,8 @@ class Observation:
     status: int
     headers: Mapping[str, str]
     body: bytes = b""
+    limit_view: Mapping[bytes, bytes] | None = None
+    """Just the provider's rate-limit headers, when the transport extracted them cheaply (success path)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,16 +78,22 @@ class FailoverPolicy:
     - ``quota_cooldown``: seconds a key with exhausted quota cools (default 3600).
     - ``retry_after_cap``: the longest ``retry-after-ms`` handed to the SDK when every key cools, kept under the
       SDK's own two-minute ceiling so it still retries (default 60).
-    - ``max_error_body``: bytes of an error body read for classification (default 64 KiB).
+    - ``max_error_body``: bytes of an error body read for classification (default 64 KiB); the SDK still gets
+      the whole body.
+    - ``max_cooldown``: the longest any key cools, whatever the provider says (default 86400, one day). A day
+      covers Gemini's per-day quotas (reset at Pacific midnight); a longer block (Anthropic's "regain access on
+      <date>") then costs one probing request a day, while a nonsense value (``retry-after: 1e12``) cannot take a
+      key out for ever.
     """
 
     rate_limit_cooldown: float = 20.0
     quota_cooldown: float = 3600.0
     retry_after_cap: float = 60.0
     max_error_body: int = 65536
+    max_cooldown: float = 86400.0
 
     def __post_init__(self) -> None:
-        for field in ("rate_limit_cooldown", "quota_cooldown", "retry_after_cap"):
+        for field in ("rate_limit_cooldown", "quota_cooldown", "retry_after_cap", "max_cooldown"):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
                 raise ByokConfigError(f"FailoverPolicy.{field} must be a finite number >= 0, got {value!r}")

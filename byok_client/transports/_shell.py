@@ -1,26 +1,81 @@
-"""The I/O around the failover core, written once for httpx and httpx2 (their transport APIs are the same).
+"""The I/O around the failover flow, written once for httpx and httpx2 (their transport APIs are the same).
 
-Sync and async shells differ only in how they send, read and close; all decisions are in ``Failover``.
+The shell is installed on the SDK's own transport objects (``install``/``wrap_transport``): their
+``handle_request`` / ``handle_async_request`` is wrapped on the instance, so the client keeps the very transport
+objects it had (type, module, connection pool and all) and introspection cannot tell. The HTTP library is read off
+the objects the shell is handed; nothing here imports one. Sync and async shells are the same loop, differing
+only in how they send, read and close; every decision is the core's ``attempts`` flow.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Any, ClassVar
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar
 
-from .._failover import EXTENSION, TOKEN_PREFIX, Binding, Failover, GiveUp, binding_for_token, origin_of
+from .._binding import EXTENSION, TOKEN_PREFIX, TOKENS, Binding, origin_of
+from ..core.flow import Done, GiveUp, Lease, RequestFacts, attempts
 from ..core.keys import Key
 from ..core.policy import Observation
 from ..providers.base import CREDENTIAL_HEADERS, header_value
 
-__all__ = ["ATTEMPTS", "KEY_HEADER", "AsyncShell", "SyncShell"]
+__all__ = ["ATTEMPTS", "KEY_HEADER", "install", "is_installed", "wrap_transport"]
 
 KEY_HEADER = "x-byok-key"
 """Response header naming the label of the key that got the response (never its value)."""
 ATTEMPTS = "byok_client.attempts"
 """Response extension holding the request's attempt history (``tuple[Attempt, ...]``)."""
 
+_MARK = "_byok_shell"  # instance attribute: the transport's own, unwrapped send methods
 
+_T = TypeVar("_T")
+
+
+# -- installing ---------------------------------------------------------------------------------------------------
+def wrap_transport(transport: _T) -> _T:
+    """Give ``transport`` (an httpx or httpx2 transport, sync or async) key injection and failover for the
+    requests a byok client marks; every other request passes through untouched. The same object is returned:
+    only its ``handle_request``/``handle_async_request`` is wrapped, on the instance. Idempotent."""
+    if _MARK in getattr(transport, "__dict__", {}):
+        return transport
+    target: Any = transport
+    sync_send = getattr(target, "handle_request", None)
+    async_send = getattr(target, "handle_async_request", None)
+    if sync_send is None and async_send is None:
+        raise TypeError(f"not an httpx or httpx2 transport: {type(transport).__name__}")
+    setattr(target, _MARK, (sync_send, async_send))
+    if sync_send is not None:  # a transport may serve both (httpx's MockTransport)
+
+        def handle_request(request: Any) -> Any:
+            return _sync_send(sync_send, request)
+
+        target.handle_request = handle_request
+    if async_send is not None:
+
+        async def handle_async_request(request: Any) -> Any:
+            return await _async_send(async_send, request)
+
+        target.handle_async_request = handle_async_request
+    return transport
+
+
+def is_installed(transport: object) -> bool:
+    """Whether ``transport`` carries the shell."""
+    return _MARK in getattr(transport, "__dict__", {})
+
+
+def install(client: _T) -> _T:
+    """Install the shell on every transport ``client`` (an httpx or httpx2 ``Client``/``AsyncClient``) routes
+    through: its default transport and each proxy mount. The client keeps the same transport objects."""
+    target: Any = client
+    wrap_transport(target._transport)
+    for transport in target._mounts.values():
+        if transport is not None:
+            wrap_transport(transport)
+    return client
+
+
+# -- per request ----------------------------------------------------------------------------------------------------
 def _binding_for(request: Any) -> Binding | None:
     """The request's binding if a managed key may go to its origin; strips our placeholder otherwise."""
     binding: Binding | None = request.extensions.get(EXTENSION)
@@ -29,7 +84,7 @@ def _binding_for(request: Any) -> Binding | None:
         if binding is None:
             return None
     url = request.url
-    if origin_of(url.scheme, url.host, url.port) != binding.origin:
+    if origin_of(url.scheme, url.host, url.port) not in binding.origins:
         binding.provider.strip_placeholder(request.headers)
         return None
     return binding
@@ -39,7 +94,7 @@ def _token_binding(headers: Any) -> Binding | None:
     for name in CREDENTIAL_HEADERS:
         value = headers.get(name)
         if value is not None and TOKEN_PREFIX in value:
-            return binding_for_token(value)
+            return TOKENS.lookup(value)
     return None
 
 
@@ -84,20 +139,17 @@ def _inject(headers: Any, provider: Any, key: Key) -> None:
         if found >= 0:
             name = _CREDENTIAL_BYTES[raw[found][1]]
             if not provider.exclusive_header or name == provider.default_header:
-                try:
-                    raw[found] = (raw[found][0], raw[found][1], header_value(name, key).encode("ascii"))
-                    return
-                except UnicodeEncodeError:
-                    pass
+                raw[found] = (raw[found][0], raw[found][1], header_value(name, key).encode("ascii"))
+                return
     provider.inject(headers, key)
 
 
 def _limit_view(headers: Any, names: frozenset[bytes] | None) -> Any:
     """The provider's rate-limit headers as a small ``{bytes: bytes}`` dict (one pass over the list, nothing
-    decoded), or the headers themselves; ``Provider.read_limits`` reads either."""
+    decoded), or None; ``Provider.read_limits`` reads either."""
     raw = getattr(headers, "_list", None)
     if names is None or raw is None:
-        return headers
+        return None
     return {entry[1]: entry[2] for entry in raw if entry[1] in names}
 
 
@@ -109,146 +161,233 @@ def _mark(headers: Any, label: str) -> None:
         headers[KEY_HEADER] = label
 
 
-class _Shell:
-    _inner: Any
-    _byte_stream: ClassVar[Any]
-    _response_cls: ClassVar[Any]
-    _releasing: ClassVar[Any]
-
-    def __getattr__(self, name: str) -> Any:
-        # Code that introspects the SDK's transport (``_transport._pool``) keeps working.
-        if name == "_inner":
-            raise AttributeError(name)
-        return getattr(self._inner, name)
-
-    @property
-    def inner(self) -> Any:
-        """The transport this one wraps."""
-        return self._inner
-
-    def _observe(self, response: Any, raw: bytes) -> Observation:
-        body = raw
-        encoding = response.headers.get("content-encoding", "identity").lower()
-        if raw and encoding != "identity":
-            try:  # classify from the decoded text; the SDK still gets the raw bytes to decode itself
-                decoded = self._response_cls(response.status_code, headers=response.headers, content=raw)
-                decoded.read()
-                body = decoded.content
-            except Exception:
-                body = b""
-        return Observation(response.status_code, response.headers, body)
-
-    def _give_back(self, response: Any, raw: bytes, step: GiveUp, key: Key, flow: Failover) -> Any:
-        secret = key.get_secret_value().encode()
-        if secret in raw and response.headers.get("content-encoding", "identity").lower() == "identity":
-            # Some providers echo the key in error bodies (Gemini); the SDK would put it in its exception text.
-            raw = raw.replace(secret, key.label.encode())
-            if "content-length" in response.headers:
-                response.headers["content-length"] = str(len(raw))
-        response.stream = self._byte_stream(raw)
-        if hasattr(response, "_content"):  # an inner transport that had already read the body
-            response._content = raw
-        for name, value in step.headers.items():
-            response.headers[name] = value
-        _mark(response.headers, key.label)
-        response.extensions = {**response.extensions, ATTEMPTS: tuple(flow.history)}
-        return response
-
-    def _succeeded(self, response: Any, key: Key, flow: Failover, provider: Any) -> Any:
-        headers = response.headers
-        flow.succeeded(response.status_code, headers, _limit_view(headers, provider.limit_headers))
-        _mark(headers, key.label)
-        response.stream = self._releasing(response.stream, flow)  # one fewer in flight when the body is done
-        return response
+def _library(obj: object) -> Any:
+    """The HTTP library (httpx or httpx2 module) an object comes from: already imported, since it made it."""
+    for cls in type(obj).__mro__:
+        root = cls.__module__.split(".")[0]
+        if root in ("httpx", "httpx2"):
+            return sys.modules[root]
+    raise TypeError(f"not an httpx or httpx2 object: {type(obj).__name__}")
 
 
-class SyncShell(_Shell):
-    """Sync failover loop around ``self._inner.handle_request``."""
+def _flow_for(binding: Binding, request: Any, body: bytes) -> Any:
+    pool, provider = binding.pool, binding.provider
+    deliver = pool._deliver if (pool._listeners or binding.listeners) else None
+    return attempts(pool, provider, RequestFacts(provider, request.url, body), binding.listeners, deliver)
 
-    def handle_request(self, request: Any) -> Any:
-        binding = _binding_for(request)
-        if binding is None:
-            return self._inner.handle_request(request)
-        provider = binding.provider
-        if provider.pins_sessions and (pinned := provider.pinned_key(str(request.url))):
-            provider.inject(request.headers, pinned)
-            return self._inner.handle_request(request)  # a session's key never changes mid-session
-        request.read()  # so the body can be sent again with the next key
-        pool = binding.pool
-        pool.refresh_if_due()
-        headers = request.headers
-        saved = _save(headers)
-        flow = Failover(pool, provider, request.url, binding.listeners)
-        try:
-            key = flow.first()
-            while True:
-                _inject(headers, provider, key)
-                try:
-                    response = self._inner.handle_request(request)
-                except BaseException:
-                    flow.errored()
-                    raise
+
+def _encoded(response: Any) -> bool:
+    return response.headers.get("content-encoding", "identity").lower() not in ("identity", "")
+
+
+def _decode(response: Any, raw: bytes) -> bytes | None:
+    """``raw`` decoded by its content-encoding with the library's own decoders (gzip, deflate, br, zstd where
+    installed); None when it cannot be."""
+    try:
+        decoded = _library(response).Response(response.status_code, headers=response.headers, content=raw)
+        decoded.read()
+        return bytes(decoded.content)
+    except Exception:
+        return None
+
+
+def _observe(response: Any, raw: bytes, cap: int) -> Observation:
+    body: bytes | None = raw
+    if raw and _encoded(response):
+        body = _decode(response, raw)  # classify the text; a truncated head may not decode
+    return Observation(response.status_code, response.headers, (body or b"")[:cap])
+
+
+def _give_back(response: Any, raw: bytes, step: GiveUp, key: Key) -> Any:
+    """The last failed response, for the SDK: the whole body, decoded when it was compressed so an echoed key
+    can be replaced by its label in any encoding, with the flow's retry headers and history."""
+    body = raw
+    headers = response.headers
+    if raw and _encoded(response):
+        decoded = _decode(response, raw)
+        if decoded is not None:
+            body = decoded
+            del headers["content-encoding"]
+    secret = key.get_secret_value().encode()
+    if secret in body:
+        # Some providers echo the key in error bodies (Gemini); the SDK would put it in its exception text.
+        body = body.replace(secret, key.label.encode())
+    if body is not raw and "content-length" in headers:
+        headers["content-length"] = str(len(body))
+    response.stream = _library(response).ByteStream(body)
+    if hasattr(response, "_content"):  # an inner transport that had already read the body
+        response._content = body
+    for name, value in step.headers.items():
+        headers[name] = value
+    _mark(headers, key.label)
+    response.extensions = {**response.extensions, ATTEMPTS: tuple(step.history)}
+    return response
+
+
+def _succeeded(response: Any, key: Key, done: Done, is_async: bool) -> Any:
+    _mark(response.headers, key.label)
+    # One fewer in flight when the body is consumed or closed; the stream itself is untouched.
+    response.stream = _releasing_class(_library(response), is_async)(response.stream, done.lease)
+    return response
+
+
+def _sync_send(send: Callable[[Any], Any], request: Any) -> Any:
+    binding = _binding_for(request)
+    if binding is None:
+        return send(request)
+    provider = binding.provider
+    if provider.pins_sessions and (pinned := provider.pinned_key(str(request.url))):
+        provider.inject(request.headers, pinned)
+        return send(request)  # a session's key never changes mid-session
+    body = request.read()  # so the body can be sent again with the next key
+    pool = binding.pool
+    pool.refresh_if_due()
+    cap = pool.policy.max_error_body
+    headers = request.headers
+    saved = _save(headers)
+    flow = _flow_for(binding, request, body)
+    try:
+        key = next(flow)
+        while True:
+            _inject(headers, provider, key)
+            raw, whole = b"", True
+            try:
+                response = send(request)
                 if response.status_code < 400:
-                    return self._succeeded(response, key, flow, provider)  # unread: streams stay lazy
-                raw = _drain(response.stream, pool.policy.max_error_body)
-                step = flow.failed(self._observe(response, raw))
-                if isinstance(step, GiveUp):
-                    return self._give_back(response, raw, step, key, flow)
-                key = step
-        finally:
-            _restore(headers, saved)
+                    observation = Observation(
+                        response.status_code,
+                        response.headers,
+                        b"",
+                        _limit_view(response.headers, provider.limit_headers),
+                    )
+                else:
+                    raw, whole = _read_head(response.stream, cap)
+                    observation = _observe(response, raw, cap)
+            except BaseException as exc:
+                flow.throw(exc)  # the flow records it, releases the lease and raises it again
+                raise  # pragma: no cover - throw() always raises here
+            try:
+                key = flow.send(observation)
+            except StopIteration as stop:
+                if isinstance(stop.value, Done):
+                    return _succeeded(response, key, stop.value, False)  # unread: streams stay lazy
+                if not whole:
+                    raw += _read_rest(response.stream)
+                return _give_back(response, raw, stop.value, key)
+            if not whole:
+                response.stream.close()  # the rest of a discarded error body: not worth reading
+    finally:
+        flow.close()  # releases the lease of an attempt cut short by an exception anywhere above
+        _restore(headers, saved)
 
-    def close(self) -> None:
-        self._inner.close()
 
-
-class AsyncShell(_Shell):
-    """Async failover loop around ``self._inner.handle_async_request``."""
-
-    async def handle_async_request(self, request: Any) -> Any:
-        binding = _binding_for(request)
-        if binding is None:
-            return await self._inner.handle_async_request(request)
-        provider = binding.provider
-        if provider.pins_sessions and (pinned := provider.pinned_key(str(request.url))):
-            provider.inject(request.headers, pinned)
-            return await self._inner.handle_async_request(request)
-        await request.aread()
-        pool = binding.pool
-        await pool.arefresh_if_due()
-        headers = request.headers
-        saved = _save(headers)
-        flow = Failover(pool, provider, request.url, binding.listeners)
-        try:
-            key = flow.first()
-            while True:
-                _inject(headers, provider, key)
-                try:
-                    response = await self._inner.handle_async_request(request)
-                except BaseException:
-                    flow.errored()
-                    raise
+async def _async_send(send: Callable[[Any], Any], request: Any) -> Any:
+    binding = _binding_for(request)
+    if binding is None:
+        return await send(request)
+    provider = binding.provider
+    if provider.pins_sessions and (pinned := provider.pinned_key(str(request.url))):
+        provider.inject(request.headers, pinned)
+        return await send(request)
+    body = await request.aread()
+    pool = binding.pool
+    await pool.arefresh_if_due()
+    cap = pool.policy.max_error_body
+    headers = request.headers
+    saved = _save(headers)
+    flow = _flow_for(binding, request, body)
+    try:
+        key = next(flow)
+        while True:
+            _inject(headers, provider, key)
+            raw, whole = b"", True
+            try:
+                response = await send(request)
                 if response.status_code < 400:
-                    return self._succeeded(response, key, flow, provider)
-                raw = await _adrain(response.stream, pool.policy.max_error_body)
-                step = flow.failed(self._observe(response, raw))
-                if isinstance(step, GiveUp):
-                    return self._give_back(response, raw, step, key, flow)
-                key = step
-        finally:
-            _restore(headers, saved)
+                    observation = Observation(
+                        response.status_code,
+                        response.headers,
+                        b"",
+                        _limit_view(response.headers, provider.limit_headers),
+                    )
+                else:
+                    raw, whole = await _aread_head(response.stream, cap)
+                    observation = _observe(response, raw, cap)
+            except BaseException as exc:
+                flow.throw(exc)
+                raise  # pragma: no cover
+            try:
+                key = flow.send(observation)
+            except StopIteration as stop:
+                if isinstance(stop.value, Done):
+                    return _succeeded(response, key, stop.value, True)
+                if not whole:
+                    raw += await _aread_rest(response.stream)
+                return _give_back(response, raw, stop.value, key)
+            if not whole:
+                await response.stream.aclose()
+    finally:
+        flow.close()
+        _restore(headers, saved)
 
-    async def aclose(self) -> None:
-        await self._inner.aclose()
+
+# -- bodies ---------------------------------------------------------------------------------------------------------
+def _read_head(stream: Any, limit: int) -> tuple[bytes, bool]:
+    """Up to ``limit`` bytes of an error body, and whether that was all of it (then the stream is closed, which
+    hands the connection back). On any exception the stream is closed too."""
+    chunks: list[bytes] = []
+    size = 0
+    iterator = iter(stream)
+    try:
+        for chunk in iterator:
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= limit:
+                return b"".join(chunks), False
+    except BaseException:
+        stream.close()
+        raise
+    stream.close()
+    return b"".join(chunks), True
+
+
+def _read_rest(stream: Any) -> bytes:
+    try:
+        return b"".join(stream)
+    finally:
+        stream.close()
+
+
+async def _aread_head(stream: Any, limit: int) -> tuple[bytes, bool]:
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in stream:
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= limit:
+                return b"".join(chunks), False
+    except BaseException:
+        await stream.aclose()
+        raise
+    await stream.aclose()
+    return b"".join(chunks), True
+
+
+async def _aread_rest(stream: Any) -> bytes:
+    try:
+        return b"".join([chunk async for chunk in stream])
+    finally:
+        await stream.aclose()
 
 
 class ReleasingStream:
-    """A successful response's body stream that ends its attempt (one fewer in flight) when closed. Iteration is
-    the inner stream's own, so chunks pass through untouched."""
+    """A successful response's body stream that ends its attempt's lease when closed. Iteration is the inner
+    stream's own, so chunks pass through untouched."""
 
-    def __init__(self, stream: Any, flow: Failover) -> None:
+    def __init__(self, stream: Any, lease: Lease) -> None:
         self._stream = stream
-        self._flow: Failover | None = flow
+        self._lease: Lease | None = lease
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self._stream)
@@ -257,16 +396,16 @@ class ReleasingStream:
         return self._stream.__aiter__()  # type: ignore[no-any-return]
 
     def _done(self) -> None:
-        flow, self._flow = self._flow, None
-        if flow is not None:
-            flow.release()
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            lease.release()
 
     def __del__(self) -> None:
         # A stream dropped without close() (a `break` out of the loop): hand the release to the pool to do under
         # its lock at the next pick. Taking the lock here could deadlock if the collector ran inside it.
-        flow, self._flow = getattr(self, "_flow", None), None
-        if flow is not None:
-            flow.release_later()
+        lease, self._lease = getattr(self, "_lease", None), None
+        if lease is not None:
+            lease.release_later()
 
     def close(self) -> None:
         try:
@@ -281,30 +420,13 @@ class ReleasingStream:
             self._done()
 
 
-def _drain(stream: Any, limit: int) -> bytes:
-    """Read an error body (up to ``limit`` bytes) and close the stream, which returns the connection."""
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        for chunk in stream:
-            chunks.append(chunk)
-            size += len(chunk)
-            if size >= limit:
-                break
-    finally:
-        stream.close()
-    return b"".join(chunks)
+_RELEASING: dict[tuple[str, bool], type[ReleasingStream]] = {}
 
 
-async def _adrain(stream: Any, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in stream:
-            chunks.append(chunk)
-            size += len(chunk)
-            if size >= limit:
-                break
-    finally:
-        await stream.aclose()
-    return b"".join(chunks)
+def _releasing_class(library: Any, is_async: bool) -> type[ReleasingStream]:
+    """``ReleasingStream`` as a byte stream of ``library`` (whose responses check the stream's type)."""
+    cls = _RELEASING.get((library.__name__, is_async))
+    if cls is None:
+        base = library.AsyncByteStream if is_async else library.SyncByteStream
+        cls = _RELEASING[(library.__name__, is_async)] = type("ReleasingStream", (ReleasingStream, base), {})
+    return cls

@@ -16,6 +16,7 @@ from typing import Any
 
 __all__ = [
     "ALL",
+    "FilterSelector",
     "KeyView",
     "Selector",
     "make_selector",
@@ -39,6 +40,8 @@ class KeyView:
     error_rate_rate_limit: float
     error_rate_timeout: float
     requests: int
+    model: str | None = None
+    """The model of the request being placed (None when unknown), so a strategy can choose per model."""
 
     @property
     def error_rate(self) -> Any:
@@ -320,12 +323,12 @@ Filter = Callable[[KeyView], bool]
 
 class FilterSelector(Selector):
     """A user strategy: a list of filters tried in order until one leaves at least one key (then the first of
-    those in pool order), or a callable given every usable key that returns its choice. O(n) per pick."""
+    those in pool order), or a callable given every usable key that returns its choice. O(n) per pick. The pool
+    calls ``choose`` with no lock held: it is user code."""
 
     name = "custom"
 
-    def __init__(self, views: Callable[[set[int], Usable], list[KeyView]], strategy: Any) -> None:
-        self._views = views
+    def __init__(self, strategy: Any) -> None:
         self._strategy = strategy
 
     def reset(self, weights: Sequence[float]) -> None:
@@ -335,9 +338,10 @@ class FilterSelector(Selector):
         pass
 
     def pick(self, skip: set[int], usable: Usable) -> int | None:
-        views = self._views(skip, usable)
-        if not views:
-            return None
+        raise TypeError("a user strategy is run by the pool through choose(), off its lock")
+
+    def choose(self, views: list[KeyView]) -> int | None:
+        """The index of the key the user strategy picks among ``views`` (None: none of them)."""
         strategy = self._strategy
         if callable(strategy):
             chosen = strategy(views)
@@ -354,7 +358,6 @@ class FilterSelector(Selector):
 def make_selector(
     strategy: Any,
     load: Callable[[int], tuple[float, float, int]],
-    views: Callable[[set[int], Usable], list[KeyView]],
     rng: _random.Random | None = None,
 ) -> Selector:
     """The selector for a ``strategy=`` value: a name, a callable, or a list of filters (raises ``ValueError``)."""
@@ -372,7 +375,7 @@ def make_selector(
             raise ValueError(f"unknown strategy {strategy!r}; one of {', '.join(named)}, a callable or a filter list")
         return named[strategy]()
     if callable(strategy):
-        return FilterSelector(views, strategy)
+        return FilterSelector(strategy)
     if isinstance(strategy, list | tuple) and strategy and all(callable(f) for f in strategy):
-        return FilterSelector(views, tuple(strategy))
+        return FilterSelector(tuple(strategy))
     raise ValueError("strategy must be a name, a callable, or a non-empty list of filters")

@@ -1,0 +1,88 @@
+"""What a client tells its transport about each request, and the registry of placeholder tokens.
+
+A client attaches a ``Binding`` to each request (a request extension); google-genai has no request hook, so its
+client hands the SDK a per-client placeholder token instead, which the transport looks up in ``TOKENS``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._pool import KeyPool
+    from .events import EventCallback
+    from .providers.base import Provider
+
+__all__ = ["EXTENSION", "TOKENS", "TOKEN_PREFIX", "Binding", "Origin", "TokenRegistry", "origin_of"]
+
+EXTENSION = "byok_client"
+"""The request extension under which a client attaches its ``Binding`` for the transport."""
+
+Origin = tuple[str, str, int]
+
+
+class Binding:
+    """The pool, the provider, the origins (scheme, host, port) that may receive a managed key, and the client's
+    own ``on_event`` listeners."""
+
+    __slots__ = ("listeners", "origin", "origins", "pool", "provider")
+
+    def __init__(
+        self,
+        pool: KeyPool,
+        provider: Provider,
+        origin: Origin,
+        listeners: tuple[EventCallback, ...] = (),
+        origins: frozenset[Origin] = frozenset(),
+    ) -> None:
+        self.pool = pool
+        self.provider = provider
+        self.origin = origin
+        self.origins = origins | {origin}
+        self.listeners = listeners
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(scheme: str, host: str, port: int | None) -> Origin:
+    """A normalised origin: lower-case scheme and host, explicit port."""
+    return (scheme.lower(), host.lower(), port if port is not None else _DEFAULT_PORTS.get(scheme.lower(), 0))
+
+
+TOKEN_PREFIX = "byok-managed-key-"
+
+
+class TokenRegistry:
+    """Placeholder tokens → the binding each stands for. Entries leave with their client (a finalizer)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[str, Binding] = {}
+
+    def register(self, token: str, binding: Binding) -> None:
+        """Make ``token`` (sent by the SDK as its key) stand for ``binding``."""
+        with self._lock:
+            self._tokens[token] = binding
+
+    def unregister(self, token: str) -> None:
+        """Forget ``token`` (its client is gone)."""
+        with self._lock:
+            self._tokens.pop(token, None)
+
+    def lookup(self, value: str) -> Binding | None:
+        """The binding a placeholder credential value stands for (``Bearer`` prefix allowed)."""
+        return self._tokens.get(value.removeprefix("Bearer "))
+
+    def clear(self) -> None:
+        """Forget every token (for tests)."""
+        with self._lock:
+            self._tokens.clear()
+
+    def __len__(self) -> int:
+        return len(self._tokens)
+
+
+TOKENS = TokenRegistry()
+"""This process's placeholder tokens."""

@@ -1,0 +1,570 @@
+"""`PoolState`: a pool's keys, their health and the selection bookkeeping. Pure: no I/O, no sources.
+
+Every method that touches health takes the scope's lock for a few dict/heap operations and returns; user
+strategies run outside it (on a snapshot of key views), events are built under it and delivered after it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from .._errors import ByokConfigError
+from .health import Health, ModelHealth
+from .keys import Key
+from .policy import FailoverPolicy, Failure, Verdict
+from .registry import SCOPES, Scope, ScopeRegistry
+from .selection import FilterSelector, KeyView, Selector, make_selector
+
+if TYPE_CHECKING:
+    from ..events import PoolEvent
+    from ..stats import KeyStatus
+
+__all__ = ["CooldownScope", "Limits", "PoolState"]
+
+Clock = Callable[[], float]
+Limits = tuple[int | None, int | None, float | None, float | None]
+"""What a response said of the key's limits: remaining requests, remaining tokens, seconds until each resets."""
+CooldownScope = Literal["model", "key"]
+
+_PLENTY = float(2**62)
+
+
+class _Entry:
+    __slots__ = ("health", "index", "key", "queued_until")
+
+    def __init__(self, key: Key, health: Health, index: int) -> None:
+        self.key = key
+        self.health = health
+        self.index = index
+        self.queued_until = -1.0  # the cooldown end this entry sits in the cooling heap with (-1: not queued)
+
+
+class PoolState:
+    """Keys in order, their shared health, the strategy's view of which are ready, and the records of attempts."""
+
+    def __init__(
+        self,
+        strategy: Any = "ordered",
+        policy: FailoverPolicy | None = None,
+        clock: Clock = time.monotonic,
+        scope: str | None = None,
+        cooldown_scope: CooldownScope = "model",
+        registry: ScopeRegistry | None = None,
+    ) -> None:
+        if policy is not None and not isinstance(policy, FailoverPolicy):
+            raise ByokConfigError(f"policy must be a FailoverPolicy, not {type(policy).__name__}")
+        if cooldown_scope not in ("model", "key"):
+            raise ByokConfigError(f"cooldown_scope must be 'model' or 'key', not {cooldown_scope!r}")
+        try:
+            self._selector: Selector = make_selector(strategy, self._load_of, random.Random())
+        except ValueError as exc:
+            raise ByokConfigError(str(exc)) from None
+        self._strategy = strategy
+        self._policy = policy or FailoverPolicy()
+        self._clock = clock
+        self._scope = scope
+        self._cooldown_scope: CooldownScope = cooldown_scope
+        self._shared: Scope = (registry or SCOPES).get(scope)
+        self._lock = self._shared.lock
+        self._entries: tuple[_Entry, ...] = ()
+        self._by_digest: dict[str, _Entry] = {}
+        self._cooling: list[tuple[float, int]] = []
+        self._saturated: set[int] = set()
+        self._pending_release: list[_Entry] = []  # appended by finalizers of streams nobody closed
+        self._disabled_count = 0
+
+    # -- public read-only facts ------------------------------------------------------------------------------
+    @property
+    def keys(self) -> tuple[Key, ...]:
+        """The keys, in order."""
+        return tuple(e.key for e in self._entries)
+
+    @property
+    def policy(self) -> FailoverPolicy:
+        """The failover policy (cooldowns, retry hints)."""
+        return self._policy
+
+    @property
+    def strategy(self) -> str:
+        """The selection strategy's name (``custom`` for a callable or filter list)."""
+        return self._selector.name
+
+    @property
+    def scope(self) -> str | None:
+        """Where health is shared: ``"<provider> <origin>"`` for pools the clients build, else None."""
+        return self._scope
+
+    @property
+    def cooldown_scope(self) -> CooldownScope:
+        """``"model"``: a rate limit on one model leaves the key usable for others; ``"key"``: it cools the key."""
+        return self._cooldown_scope
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def status(self) -> list[KeyStatus]:
+        """A snapshot of every key's health, in pool order."""
+        now = self._clock()
+        with self._lock:
+            return [_status(e, now) for e in self._entries]
+
+    # -- installing keys ---------------------------------------------------------------------------------------
+    def _install(self, keys: Sequence[Key], keep: dict[Key, Health], enable: bool = False) -> None:
+        entries = []
+        with self._lock:  # the scope's lock: two pools built at once for the same key share one health
+            for index, key in enumerate(keys):
+                health = keep.get(key)
+                if health is None:
+                    health = self._shared.health_of(key._digest) if self._scope is not None else Health()
+                if enable and key in keep:
+                    health.disabled_reason = None
+                entries.append(_Entry(key, health, index))
+            self._entries = tuple(entries)
+            self._by_digest = {e.key._digest: e for e in entries}
+            if self._scope is None:  # a private scope: its health lives in the entries
+                for e in entries:
+                    self._shared.health[e.key._digest] = e.health
+            self._cooling = []
+            self._saturated = set()
+            self._selector.reset([e.key.weight for e in entries])
+            self._disabled_count = 0
+            now = self._clock()
+            for e in entries:
+                h = e.health
+                if h.disabled_reason is not None:
+                    self._selector.disable(e.index)
+                    self._disabled_count += 1
+                elif h.cooldown_until > now:
+                    self._selector.remove(e.index)
+                    self._queue(e)
+
+    # -- selection (used by the flow) --------------------------------------------------------------------------
+    def _load_of(self, i: int) -> tuple[float, float, int]:
+        h = self._entries[i].health
+        requests = _PLENTY if h.remaining_requests is None else float(h.remaining_requests)
+        tokens = _PLENTY if h.remaining_tokens is None else float(h.remaining_tokens)
+        return requests, tokens, h.in_flight
+
+    def _queue(self, entry: _Entry) -> None:
+        """Track a cooling key in the heap: at most one live entry per key and cooldown end."""
+        until = entry.health.cooldown_until
+        if entry.queued_until != until:
+            entry.queued_until = until
+            heapq.heappush(self._cooling, (until, entry.index))
+
+    def _model_skip(self, model: str | None, now: float) -> set[int]:
+        """Indices of keys cooling for ``model`` (expired marks are dropped on the way)."""
+        if model is None or self._cooldown_scope != "model":
+            return set()
+        cooling = self._shared.model_cooling.get(model)
+        if not cooling:
+            return set()
+        skip = set()
+        by_digest = self._by_digest
+        for digest, until in list(cooling.items()):
+            if until <= now:
+                del cooling[digest]
+                continue
+            entry = by_digest.get(digest)
+            if entry is not None:
+                skip.add(entry.index)
+        return skip
+
+    def _wake(self, now: float, events: list[PoolEvent] | None, provider: str, path: str) -> None:
+        pending = self._pending_release
+        while pending:
+            self._release_locked(pending.pop())
+        entries, cooling, selector = self._entries, self._cooling, self._selector
+        while cooling and cooling[0][0] <= now:
+            until, i = heapq.heappop(cooling)
+            entry = entries[i]
+            if entry.queued_until != until:
+                continue  # a stale mark: the key was queued again with another end
+            entry.queued_until = -1.0
+            h = entry.health
+            if h.disabled_reason is not None:
+                continue
+            if h.cooldown_until > now:  # another pool sharing this key extended its cooldown
+                self._queue(entry)
+                continue
+            if h.cooldown_failure is not None:
+                if events is not None:
+                    from ..events import KeyRecovered
+
+                    events.append(KeyRecovered(provider, entry.key.label, h.cooldown_failure, 0.0, path))
+                h.cooldown_failure = None
+                h.cooldown_told = False
+            selector.add(i)
+
+    def _usable_now(self, now: float) -> tuple[Callable[[int], bool], list[int]]:
+        """A side-effect-free readiness test for the selectors, and the list of keys it turned down (for the
+        pool's own bookkeeping afterwards)."""
+        entries = self._entries
+        dropped: list[int] = []
+
+        def usable(i: int) -> bool:
+            entry = entries[i]
+            h = entry.health
+            limit = entry.key.max_in_flight
+            if h.disabled_reason is not None or h.cooldown_until > now or (limit is not None and h.in_flight >= limit):
+                dropped.append(i)
+                return False
+            return True
+
+        return usable, dropped
+
+    def _settle(self, dropped: list[int], now: float) -> None:
+        """After a pick: keys the strategy found not ready are tracked until they are (cooling, saturated)."""
+        entries = self._entries
+        for i in dropped:
+            entry = entries[i]
+            h = entry.health
+            if h.disabled_reason is not None:
+                continue
+            if h.cooldown_until > now:
+                self._queue(entry)
+            else:
+                self._saturated.add(i)
+
+    def _take(self, entry: _Entry, now: float) -> _Entry:
+        h = entry.health
+        h.requests += 1
+        h.in_flight += 1
+        h.last_used = now
+        if self._selector.wants_touch:
+            self._selector.touch(entry.index)
+        return entry
+
+    def _select(
+        self,
+        tried: set[int],
+        events: list[PoolEvent] | None = None,
+        provider: str = "",
+        path: str = "",
+        model: str | None = None,
+    ) -> _Entry | None:
+        """The key for the next attempt: the strategy's pick among keys ready (for ``model``) and not yet tried;
+        if none is and nothing was tried yet, the non-disabled key that is ready soonest (a real request beats an
+        invented error). None when nothing is left. The chosen key counts one more request in flight."""
+        if isinstance(self._selector, FilterSelector):
+            return self._select_custom(self._selector, tried, events, provider, path, model)
+        now = self._clock()
+        with self._lock:
+            self._wake(now, events, provider, path)
+            skip = tried | self._model_skip(model, now) if model is not None else tried
+            usable, dropped = self._usable_now(now)
+            index = self._selector.pick(skip, usable)
+            self._settle(dropped, now)
+            chosen = self._entries[index] if index is not None else None
+            if chosen is None and not tried:
+                chosen = self._fallback(model, now)
+            return self._take(chosen, now) if chosen is not None else None
+
+    def _select_custom(
+        self,
+        selector: FilterSelector,
+        tried: set[int],
+        events: list[PoolEvent] | None,
+        provider: str,
+        path: str,
+        model: str | None,
+    ) -> _Entry | None:
+        """A user strategy runs with no lock held, on a snapshot; its pick is re-checked under the lock and the pick
+        is tried once more if the key stopped being usable in between."""
+        for _ in range(2):
+            now = self._clock()
+            with self._lock:
+                self._wake(now, events, provider, path)
+                skip = tried | self._model_skip(model, now)
+                usable, dropped = self._usable_now(now)
+                views = [self._view(e, now, model) for e in self._entries if e.index not in skip and usable(e.index)]
+                self._settle(dropped, now)
+            chosen_index = selector.choose(views) if views else None  # user code: no lock held
+            now = self._clock()
+            with self._lock:
+                if chosen_index is not None:
+                    entry = self._entries[chosen_index] if chosen_index < len(self._entries) else None
+                    usable, _ = self._usable_now(now)
+                    if entry is not None and usable(entry.index) and entry.index not in tried:
+                        return self._take(entry, now)
+                    continue  # it stopped being usable while the strategy ran: pick again
+                if views:
+                    return None  # the strategy chose none of the usable keys
+                chosen = self._fallback(model, now) if not tried else None
+                return self._take(chosen, now) if chosen is not None else None
+        return None
+
+    def _view(self, entry: _Entry, now: float, model: str | None) -> KeyView:
+        h = entry.health
+        total, limited, timeout = h.rates(now)
+        return KeyView(
+            entry.index,
+            entry.key.label,
+            entry.key.weight,
+            h.in_flight,
+            h.remaining_requests,
+            h.remaining_tokens,
+            total,
+            limited,
+            timeout,
+            h.requests,
+            model,
+        )
+
+    def _fallback(self, model: str | None, now: float) -> _Entry | None:
+        """Nothing is ready: the key ready soonest (key-wide and for ``model``), else the least busy saturated key
+        (``max_in_flight`` is a soft cap)."""
+        best: _Entry | None = None
+        best_until = 0.0
+        for e in self._entries:
+            h = e.health
+            if h.disabled_reason is not None:
+                continue
+            until = max(h.cooldown_until, self._model_until(h, model))
+            if until > now and (best is None or until < best_until):
+                best, best_until = e, until
+        if best is not None:
+            return best
+        candidates = [self._entries[i] for i in self._saturated if self._entries[i].health.disabled_reason is None]
+        return min(candidates, key=lambda e: (e.health.in_flight, e.index)) if candidates else None
+
+    def _model_until(self, h: Health, model: str | None) -> float:
+        if model is None or self._cooldown_scope != "model" or not h.models:
+            return 0.0
+        m = h.models.get(model)
+        return m.cooldown_until if m is not None else 0.0
+
+    # -- recording (used by the flow) --------------------------------------------------------------------------
+    def _release(self, entry: _Entry) -> None:
+        """The attempt on ``entry`` is over (its response was read or failed): one fewer in flight."""
+        with self._lock:
+            self._release_locked(entry)
+
+    def _release_locked(self, entry: _Entry) -> None:
+        h = entry.health
+        if h.in_flight > 0:
+            h.in_flight -= 1
+        if (self._saturated or self._selector.wants_touch) and self._current(entry):
+            i = entry.index
+            if i in self._saturated:
+                self._saturated.discard(i)
+                self._selector.add(i)
+            self._selector.touch(i)
+
+    def _current(self, entry: _Entry) -> bool:
+        entries = self._entries
+        return entry.index < len(entries) and entries[entry.index] is entry  # not removed by a reload
+
+    def _record_success(
+        self,
+        entry: _Entry,
+        limits: Limits | None,
+        events: list[PoolEvent] | None = None,
+        provider: str = "",
+        path: str = "",
+        model: str | None = None,
+    ) -> None:
+        now = self._clock()
+        with self._lock:
+            h = entry.health
+            h.successes += 1
+            h.record(now, None)
+            if limits is not None:
+                self._apply_limits(entry, limits, now, events, provider, path, model)
+
+    def _apply_limits(
+        self,
+        entry: _Entry,
+        limits: Limits,
+        now: float,
+        events: list[PoolEvent] | None,
+        provider: str,
+        path: str,
+        model: str | None,
+    ) -> None:
+        """Remember what the provider reported; a key with no requests (or tokens) left cools until the reset,
+        before it ever gets a 429 (for the request's model, where limits are per model)."""
+        h = entry.health
+        requests, tokens, requests_reset, tokens_reset = limits
+        h.remaining_requests, h.remaining_tokens = requests, tokens
+        h.requests_reset_at = now + requests_reset if requests_reset is not None else None
+        h.tokens_reset_at = now + tokens_reset if tokens_reset is not None else None
+        per_model = model is not None and self._cooldown_scope == "model"
+        if per_model:
+            assert model is not None
+            m = h.model(model)
+            m.remaining_requests, m.remaining_tokens = requests, tokens
+            m.requests_reset_at, m.tokens_reset_at = h.requests_reset_at, h.tokens_reset_at
+        wait = 0.0
+        if requests == 0 and requests_reset:
+            wait = requests_reset
+        if tokens == 0 and tokens_reset and tokens_reset > wait:
+            wait = tokens_reset
+        if wait > 0:
+            self._cool(
+                entry, Failure.RATE_LIMITED, wait, True, now, events, provider, path, model if per_model else None
+            )
+        elif self._selector.wants_touch and self._current(entry):
+            self._selector.touch(entry.index)
+
+    def _cool(
+        self,
+        entry: _Entry,
+        failure: Failure,
+        wait: float,
+        told: bool,
+        now: float,
+        events: list[PoolEvent] | None,
+        provider: str,
+        path: str,
+        model: str | None = None,
+    ) -> None:
+        """Cool ``entry`` for ``wait`` seconds (capped by the policy's ``max_cooldown``): key-wide, or only for
+        ``model``. ``told``: the provider gave the time (else it is our default)."""
+        h = entry.health
+        wait = min(max(wait, 0.0), self._policy.max_cooldown)
+        until = now + wait
+        target: Health | ModelHealth = h if model is None else h.model(model)
+        was_ready = target.cooldown_until <= now
+        if until > target.cooldown_until:
+            target.cooldown_until = until
+            target.cooldown_failure = failure
+            target.cooldown_told = told
+        if model is None:
+            if self._current(entry):
+                self._selector.remove(entry.index)
+                self._queue(entry)
+        else:
+            self._shared.model_cooling.setdefault(model, {})[entry.key._digest] = target.cooldown_until
+        if was_ready and events is not None:
+            from ..events import KeyQuotaExhausted, KeyRateLimited
+
+            kind = KeyRateLimited if failure is Failure.RATE_LIMITED else KeyQuotaExhausted
+            events.append(kind(provider, entry.key.label, failure, target.cooldown_until - now, path, model))
+
+    def _record_failure(
+        self,
+        entry: _Entry,
+        verdict: Verdict,
+        limits: Limits | None,
+        events: list[PoolEvent] | None = None,
+        provider: str = "",
+        path: str = "",
+        model: str | None = None,
+    ) -> None:
+        now = self._clock()
+        policy = self._policy
+        with self._lock:
+            h = entry.health
+            h.failures[verdict.failure] = h.failures.get(verdict.failure, 0) + 1
+            h.last_failure = verdict.failure
+            h.record(now, verdict.failure)
+            if limits is not None:
+                h.remaining_requests, h.remaining_tokens = limits[0], limits[1]
+            if verdict.failure is Failure.INVALID_KEY:
+                if h.disabled_reason is None:
+                    h.disabled_reason = verdict.reason or "invalid key"
+                    if self._current(entry):
+                        self._selector.disable(entry.index)
+                        self._disabled_count += 1
+                    if events is not None:
+                        from ..events import KeyDisabled
+
+                        events.append(
+                            KeyDisabled(provider, entry.key.label, verdict.failure, None, path, None, h.disabled_reason)
+                        )
+            elif verdict.failure in (Failure.RATE_LIMITED, Failure.QUOTA_EXHAUSTED):
+                limited = verdict.failure is Failure.RATE_LIMITED
+                default = policy.rate_limit_cooldown if limited else policy.quota_cooldown
+                told = verdict.retry_after is not None
+                wait = verdict.retry_after if verdict.retry_after is not None else default
+                scoped = None
+                if verdict.per_model and self._cooldown_scope == "model":
+                    scoped = verdict.model or model
+                self._cool(entry, verdict.failure, wait, told, now, events, provider, path, scoped)
+
+    def _record_error(self, entry: _Entry) -> None:
+        """A connection error or timeout: counted, not blamed on the key (the SDK's retry loop decides)."""
+        with self._lock:
+            entry.health.timeouts += 1
+            entry.health.record(self._clock(), None, timeout=True)
+
+    def _retry_hint(self, model: str | None = None) -> tuple[bool, float | None]:
+        """(whether a retry can help, seconds until the first key is ready as the provider told it: None when the
+        soonest key's cooldown is only our default, so the SDK's own backoff decides)."""
+        now = self._clock()
+        with self._lock:
+            soonest: float | None = None
+            told = False
+            helpful = False
+            for e in self._entries:
+                h = e.health
+                if h.disabled_reason is not None:
+                    continue
+                until, failure, by_provider = h.cooldown_until, h.cooldown_failure, h.cooldown_told
+                if model is not None and self._cooldown_scope == "model" and h.models:
+                    m = h.models.get(model)
+                    if m is not None and m.cooldown_until > until:
+                        until, failure, by_provider = m.cooldown_until, m.cooldown_failure, m.cooldown_told
+                wait = max(until - now, 0.0)
+                if wait == 0.0 or failure is not Failure.QUOTA_EXHAUSTED:
+                    helpful = True
+                if soonest is None or wait < soonest:
+                    soonest, told = wait, by_provider or wait == 0.0
+        if soonest is None or not told:
+            return helpful, None
+        return helpful, soonest
+
+    def _all_disabled(self) -> bool:
+        return bool(self._entries) and self._disabled_count >= len(self._entries)
+
+    def _disabled(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return [(e.key.label, e.health.disabled_reason or "") for e in self._entries]
+
+
+def keep_health(entries: Iterable[_Entry]) -> dict[Key, Health]:
+    """The health records of ``entries`` by key, for a reload that keeps them."""
+    return {e.key: e.health for e in entries}
+
+
+def _status(entry: _Entry, now: float) -> KeyStatus:
+    from ..stats import ErrorRates, KeyStatus
+
+    h = entry.health
+    cooling_for = max(h.cooldown_until - now, 0.0)
+    state: Literal["ready", "cooling", "disabled"] = (
+        "disabled" if h.disabled_reason is not None else ("cooling" if cooling_for else "ready")
+    )
+    total, limited, timeout = h.rates(now)
+    models = {
+        name: (m.cooldown_until - now, m.cooldown_failure or Failure.RATE_LIMITED)
+        for name, m in h.cooling_models(now).items()
+    }
+    return KeyStatus(
+        label=entry.key.label,
+        fingerprint=entry.key.fingerprint,
+        state=state,
+        cooling_for=cooling_for,
+        cooldown_reason=h.cooldown_failure if cooling_for else None,
+        disabled_reason=h.disabled_reason,
+        requests=h.requests,
+        successes=h.successes,
+        failures=dict(h.failures),
+        last_failure=h.last_failure,
+        timeouts=h.timeouts,
+        last_used_ago=now - h.last_used if h.last_used is not None else None,
+        in_flight=h.in_flight,
+        weight=entry.key.weight,
+        max_in_flight=entry.key.max_in_flight,
+        remaining_requests=h.remaining_requests,
+        remaining_tokens=h.remaining_tokens,
+        requests_reset_in=max(h.requests_reset_at - now, 0.0) if h.requests_reset_at is not None else None,
+        tokens_reset_in=max(h.tokens_reset_at - now, 0.0) if h.tokens_reset_at is not None else None,
+        error_rate=ErrorRates(total, limited, timeout),
+        models_cooling=models,
+    )
