@@ -40,6 +40,18 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+@pytest.fixture(autouse=True)
+def fresh_registries() -> Iterator[None]:
+    """Each test starts with no shared key health and no placeholder tokens of earlier tests' clients: isolation
+    does not depend on the garbage collector."""
+    from byok_client._binding import TOKENS
+    from byok_client.core.registry import SCOPES
+
+    SCOPES.clear()
+    TOKENS.clear()
+    yield
+
+
 @pytest.fixture(scope="session")
 def _server() -> Iterator[MockProvider]:
     with MockProvider() as server:

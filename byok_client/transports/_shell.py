@@ -250,7 +250,7 @@ def _sync_send(send: Callable[[Any], Any], request: Any) -> Any:
         key = next(flow)
         while True:
             _inject(headers, provider, key)
-            raw, whole = b"", True
+            raw, rest = b"", None
             try:
                 response = send(request)
                 if response.status_code < 400:
@@ -261,7 +261,7 @@ def _sync_send(send: Callable[[Any], Any], request: Any) -> Any:
                         _limit_view(response.headers, provider.limit_headers),
                     )
                 else:
-                    raw, whole = _read_head(response.stream, cap)
+                    raw, rest = _read_head(response.stream, cap)
                     observation = _observe(response, raw, cap)
             except BaseException as exc:
                 flow.throw(exc)  # the flow records it, releases the lease and raises it again
@@ -271,10 +271,10 @@ def _sync_send(send: Callable[[Any], Any], request: Any) -> Any:
             except StopIteration as stop:
                 if isinstance(stop.value, Done):
                     return _succeeded(response, key, stop.value, False)  # unread: streams stay lazy
-                if not whole:
-                    raw += _read_rest(response.stream)
+                if rest is not None:
+                    raw += _read_rest(response.stream, rest)
                 return _give_back(response, raw, stop.value, key)
-            if not whole:
+            if rest is not None:
                 response.stream.close()  # the rest of a discarded error body: not worth reading
     finally:
         flow.close()  # releases the lease of an attempt cut short by an exception anywhere above
@@ -300,7 +300,7 @@ async def _async_send(send: Callable[[Any], Any], request: Any) -> Any:
         key = next(flow)
         while True:
             _inject(headers, provider, key)
-            raw, whole = b"", True
+            raw, rest = b"", None
             try:
                 response = await send(request)
                 if response.status_code < 400:
@@ -311,7 +311,7 @@ async def _async_send(send: Callable[[Any], Any], request: Any) -> Any:
                         _limit_view(response.headers, provider.limit_headers),
                     )
                 else:
-                    raw, whole = await _aread_head(response.stream, cap)
+                    raw, rest = await _aread_head(response.stream, cap)
                     observation = _observe(response, raw, cap)
             except BaseException as exc:
                 flow.throw(exc)
@@ -321,10 +321,10 @@ async def _async_send(send: Callable[[Any], Any], request: Any) -> Any:
             except StopIteration as stop:
                 if isinstance(stop.value, Done):
                     return _succeeded(response, key, stop.value, True)
-                if not whole:
-                    raw += await _aread_rest(response.stream)
+                if rest is not None:
+                    raw += await _aread_rest(response.stream, rest)
                 return _give_back(response, raw, stop.value, key)
-            if not whole:
+            if rest is not None:
                 await response.stream.aclose()
     finally:
         flow.close()
@@ -332,9 +332,9 @@ async def _async_send(send: Callable[[Any], Any], request: Any) -> Any:
 
 
 # -- bodies ---------------------------------------------------------------------------------------------------------
-def _read_head(stream: Any, limit: int) -> tuple[bytes, bool]:
-    """Up to ``limit`` bytes of an error body, and whether that was all of it (then the stream is closed, which
-    hands the connection back). On any exception the stream is closed too."""
+def _read_head(stream: Any, limit: int) -> tuple[bytes, Iterator[bytes] | None]:
+    """Up to ``limit`` bytes of an error body, and the iterator of the rest when there is more (None when that was
+    all, and the stream is closed, which hands the connection back). On any exception the stream is closed."""
     chunks: list[bytes] = []
     size = 0
     iterator = iter(stream)
@@ -343,40 +343,41 @@ def _read_head(stream: Any, limit: int) -> tuple[bytes, bool]:
             chunks.append(chunk)
             size += len(chunk)
             if size >= limit:
-                return b"".join(chunks), False
+                return b"".join(chunks), iterator
     except BaseException:
         stream.close()
         raise
     stream.close()
-    return b"".join(chunks), True
+    return b"".join(chunks), None
 
 
-def _read_rest(stream: Any) -> bytes:
+def _read_rest(stream: Any, rest: Iterator[bytes]) -> bytes:
     try:
-        return b"".join(stream)
+        return b"".join(rest)
     finally:
         stream.close()
 
 
-async def _aread_head(stream: Any, limit: int) -> tuple[bytes, bool]:
+async def _aread_head(stream: Any, limit: int) -> tuple[bytes, AsyncIterator[bytes] | None]:
     chunks: list[bytes] = []
     size = 0
+    iterator = stream.__aiter__()
     try:
-        async for chunk in stream:
+        async for chunk in iterator:
             chunks.append(chunk)
             size += len(chunk)
             if size >= limit:
-                return b"".join(chunks), False
+                return b"".join(chunks), iterator
     except BaseException:
         await stream.aclose()
         raise
     await stream.aclose()
-    return b"".join(chunks), True
+    return b"".join(chunks), None
 
 
-async def _aread_rest(stream: Any) -> bytes:
+async def _aread_rest(stream: Any, rest: AsyncIterator[bytes]) -> bytes:
     try:
-        return b"".join([chunk async for chunk in stream])
+        return b"".join([chunk async for chunk in rest])
     finally:
         await stream.aclose()
 
