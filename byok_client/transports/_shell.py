@@ -76,11 +76,12 @@ def install(client: _T) -> _T:
 
 
 # -- per request ----------------------------------------------------------------------------------------------------
-def _binding_for(request: Any) -> Binding | None:
-    """The request's binding if a managed key may go to its origin; strips our placeholder otherwise."""
+def _binding_for(request: Any, default: Binding | None = None) -> Binding | None:
+    """The request's binding (a byok client's mark, a placeholder token, else ``default``: a transport's own pool)
+    if a managed key may go to its origin; strips our placeholder otherwise."""
     binding: Binding | None = request.extensions.get(EXTENSION)
     if binding is None:
-        binding = _token_binding(request.headers)
+        binding = _token_binding(request.headers) or default
         if binding is None:
             return None
     url = request.url
@@ -231,8 +232,10 @@ def _succeeded(response: Any, key: Key, done: Done, is_async: bool) -> Any:
     return response
 
 
-def _sync_send(send: Callable[[Any], Any], request: Any) -> Any:
-    binding = _binding_for(request)
+def _sync_send(send: Callable[[Any], Any], request: Any, default: Binding | None = None) -> Any:
+    """Send ``request`` with ``send`` (the inner transport's own method), failing over between the keys of its
+    binding (``default`` when no byok client marked the request)."""
+    binding = _binding_for(request, default)
     if binding is None:
         return send(request)
     provider = binding.provider
@@ -281,8 +284,9 @@ def _sync_send(send: Callable[[Any], Any], request: Any) -> Any:
         _restore(headers, saved)
 
 
-async def _async_send(send: Callable[[Any], Any], request: Any) -> Any:
-    binding = _binding_for(request)
+async def _async_send(send: Callable[[Any], Any], request: Any, default: Binding | None = None) -> Any:
+    """The async twin of ``_sync_send``."""
+    binding = _binding_for(request, default)
     if binding is None:
         return await send(request)
     provider = binding.provider
