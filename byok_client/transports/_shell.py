@@ -183,9 +183,14 @@ def _encoded(response: Any) -> bool:
 
 def _decode(response: Any, raw: bytes) -> bytes | None:
     """``raw`` decoded by its content-encoding with the library's own decoders (gzip, deflate, br, zstd where
-    installed); None when it cannot be."""
+    installed); None when it cannot be (the library leaves an encoding it does not know as it is)."""
+    library = _library(response)
+    supported = getattr(getattr(library, "_decoders", None), "SUPPORTED_DECODERS", None)
+    encodings = [e.strip().lower() for e in response.headers.get("content-encoding", "").split(",") if e.strip()]
+    if supported is None or any(e not in supported for e in encodings):
+        return None
     try:
-        decoded = _library(response).Response(response.status_code, headers=response.headers, content=raw)
+        decoded = library.Response(response.status_code, headers=response.headers, content=raw)
         decoded.read()
         return bytes(decoded.content)
     except Exception:
