@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import anthropic
-import brotli
+import brotli  # type: ignore[import-untyped]
 import openai
 import pytest
 import zstandard
