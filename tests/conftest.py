@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
+import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -63,3 +67,74 @@ def mock(_server: MockProvider) -> Iterator[MockProvider]:
     """One server for the session, with fresh keys and an empty record for each test."""
     _server.reset()
     yield _server
+
+
+# -- the leak scanner: no configured key value in any log record, warning, failure report or captured output -----
+class _LeakScanner(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.texts: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.texts.append(record.getMessage())
+        except Exception:  # a record that cannot format is not ours to judge
+            self.texts.append(str(record.msg))
+        if record.exc_info and record.exc_info[1] is not None:
+            self.texts.append("".join(traceback.format_exception(record.exc_info[1])))
+
+
+_SECRETS: set[str] = set()
+_WARNINGS: dict[str, list[str]] = {}
+
+
+@pytest.fixture(autouse=True)
+def leak_scanner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fails the test if a key value built during it appears in a log record (every logger, at DEBUG) or a
+    warning. Failure reports and captured output are checked in ``pytest_runtest_makereport``."""
+    from byok_client.core.keys import Key
+
+    _SECRETS.clear()
+    original = Key.__init__
+
+    def recording(self: Key, value: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, value, *args, **kwargs)
+        if isinstance(value, str) and len(value) >= 8:
+            _SECRETS.add(value)
+
+    monkeypatch.setattr(Key, "__init__", recording)
+    handler = _LeakScanner()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    if request.node.get_closest_marker("shows_keys"):
+        return
+    texts = handler.texts + _WARNINGS.pop(request.node.nodeid, [])
+    leaked = sorted({secret for secret in _SECRETS for text in texts if secret in text})
+    assert not leaked, f"{len(leaked)} key value(s) appeared in log records or warnings"
+
+
+def pytest_warning_recorded(warning_message: warnings.WarningMessage, nodeid: str) -> None:
+    _WARNINGS.setdefault(nodeid, []).append(str(warning_message.message))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if item.get_closest_marker("shows_keys") or not _SECRETS:
+        return
+    texts = [report.longreprtext] + [content for _, content in report.sections]
+    if any(secret in text for secret in _SECRETS for text in texts):
+        report.outcome = "failed"
+        report.longrepr = "a key value appeared in this test's failure report or captured output"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "shows_keys: the test prints or logs key values on purpose (leak scanner off)")
