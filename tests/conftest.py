@@ -85,7 +85,6 @@ class _LeakScanner(logging.Handler):
 
 
 _SECRETS: set[str] = set()
-_WARNINGS: dict[str, list[str]] = {}
 
 
 @pytest.fixture(autouse=True)
@@ -103,6 +102,14 @@ def leak_scanner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
             _SECRETS.add(value)
 
     monkeypatch.setattr(Key, "__init__", recording)
+    warned: list[str] = []
+    warn = warnings.warn
+
+    def recording_warn(message: Any, category: Any = None, stacklevel: int = 1, source: Any = None) -> None:
+        warned.append(str(message))
+        warn(message, category, stacklevel + 1, source)  # +1: the warning still points at its caller
+
+    monkeypatch.setattr(warnings, "warn", recording_warn)
     handler = _LeakScanner()
     root = logging.getLogger()
     level = root.level
@@ -115,13 +122,9 @@ def leak_scanner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
         root.setLevel(level)
     if request.node.get_closest_marker("shows_keys"):
         return
-    texts = handler.texts + _WARNINGS.pop(request.node.nodeid, [])
+    texts = handler.texts + warned
     leaked = sorted({secret for secret in _SECRETS for text in texts if secret in text})
     assert not leaked, f"{len(leaked)} key value(s) appeared in log records or warnings"
-
-
-def pytest_warning_recorded(warning_message: warnings.WarningMessage, nodeid: str) -> None:
-    _WARNINGS.setdefault(nodeid, []).append(str(warning_message.message))
 
 
 @pytest.hookimpl(hookwrapper=True)
