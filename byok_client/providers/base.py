@@ -45,6 +45,8 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)")
 _DURATION_SCALE = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 # Longer texts are parsed but not cached, so a hostile header cannot pin megabytes in the cache.
 _CACHED_DURATION_LENGTH = 64
+# No provider sends a duration or date this long; reading one would only cost time.
+_MAX_TIME_TEXT = 256
 
 # The parsers below read text the provider (or anything between it and us) sent. They never raise: a value that
 # cannot be read, or is negative, NaN or infinite, gives None ("no usable time"); a huge finite value is returned
@@ -80,10 +82,10 @@ def parse_duration(text: object) -> float | None:
     ``1h2m3.5s``, ``0.5s``); a bare number is seconds.
 
     Never raises: returns None for anything unreadable (not str/bytes, garbage, negative, NaN, infinite, or a sum
-    that overflows); huge finite values are returned as they are."""
+    that overflows, or longer than 256 characters); huge finite values are returned as they are."""
     if isinstance(text, bytes):
         text = text.decode("latin-1")
-    if not isinstance(text, str):
+    if not isinstance(text, str) or len(text) > _MAX_TIME_TEXT:
         return None
     if len(text) > _CACHED_DURATION_LENGTH:
         return _parse_duration(text)
@@ -114,9 +116,11 @@ def _days_from_civil(year: int, month: int, day: int) -> int:
     return era * 146097 + day_of_era - 719468
 
 
-def parse_http_date(text: str) -> float | None:
+def parse_http_date(text: object) -> float | None:
     """Seconds from now until an HTTP date (``Wed, 21 Oct 2015 07:28:00 GMT``): 0 for a date in the past, None if
-    unreadable or too far away to be a float. Never raises."""
+    unreadable (or longer than 256 characters) or too far away to be a float. Never raises."""
+    if not isinstance(text, str) or len(text) > _MAX_TIME_TEXT:
+        return None
     try:
         parsed = email.utils.parsedate_tz(text)
         if parsed is None:
@@ -426,7 +430,7 @@ class Provider:
         self, headers: Mapping[str, str]
     ) -> tuple[int | None, int | None, float | None, float | None] | None:
         """What a response says of the key's limits: (remaining requests, remaining tokens, seconds until each
-        resets), or None when it says nothing. Called on every response, so it must be cheap: the transports pass
+        resets), or None when it says nothing usable. Called on every response, so it must be cheap: the transports pass
         a ``{bytes: bytes}`` view holding just ``limit_headers``. Never raises: a count that is not a non-negative
         integer, or a reset that is unreadable, negative, NaN or infinite, is None."""
         if len(self.limits) < 2:
@@ -435,9 +439,12 @@ class Provider:
             (requests_b, requests_reset_b), (tokens_b, tokens_reset_b) = view
             raw_requests, raw_tokens = headers.get(requests_b), headers.get(tokens_b)
             if raw_requests is not None or raw_tokens is not None:
+                requests_left, tokens_left = _to_int(raw_requests), _to_int(raw_tokens)
+                if requests_left is None and tokens_left is None:
+                    return None
                 return (
-                    _to_int(raw_requests),
-                    _to_int(raw_tokens),
+                    requests_left,
+                    tokens_left,
                     self._parse_raw(headers.get(requests_reset_b)),
                     self._parse_raw(headers.get(tokens_reset_b)),
                 )

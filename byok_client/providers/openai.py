@@ -82,7 +82,8 @@ class OpenAIProvider(Provider):
     @staticmethod
     def _rate_limited(headers: Mapping[str, str], message: str) -> Verdict:
         over = _OVER_LIMIT.search(message)
-        if over and _as_int(over.group(3)) > _as_int(over.group(1)):
+        limit, requested = (_as_int(over.group(1)), _as_int(over.group(3))) if over else (None, None)
+        if limit is not None and requested is not None and requested > limit:
             # One request larger than the key's whole limit (Groq): waiting cannot help, the request is the problem.
             return Verdict(Failure.CLIENT_ERROR, None, "request exceeds the rate limit itself")
         # OpenRouter's free-model allowance is one per account, shared by every free model.
@@ -95,11 +96,11 @@ class OpenAIProvider(Provider):
         return rate_limit(reset, per_model=per_model)
 
 
-def _as_int(digits: str) -> int:
+def _as_int(digits: str) -> int | None:
     try:
         return int(digits)
     except ValueError:  # more digits than int() converts
-        return 0
+        return None
 
 
 _OPENAI = OpenAIProvider()
