@@ -22,9 +22,9 @@ _INVALID_PHRASES = ("reported as leaked", "api key not valid", "api key expired"
 _RETRY_IN = re.compile(r"retry in ([0-9]+(?:\.[0-9]+)?)s", re.IGNORECASE)
 # "Quota exceeded for metric: ..., limit: 0, model: gemini-2.0-flash"
 _ZERO_LIMIT = re.compile(r"\blimit: 0\b(?:, model: ([A-Za-z0-9._-]+))?")
-# A model named inside a quota id or metric (generate_content_paid_tier_gemini_2_5_pro_requests).
+# A model named inside a quota id or metric (".../gemini-2.5-pro/requests", "...-PerModel-gemini-2.0-flash").
 _MODEL_IN_QUOTA = re.compile(
-    r"\b((?:gemini|gemma|imagen|veo|learnlm|text-embedding|embedding)[-_][A-Za-z0-9._-]*[A-Za-z0-9])"
+    r"(?<![A-Za-z0-9])((?:gemini|gemma|imagen|veo|learnlm|text-embedding|embedding)-[A-Za-z0-9.-]*[A-Za-z0-9])"
 )
 _PATH_MODEL = re.compile(r"(?:^|/)(models|tunedModels)/([^/:?#]+)")
 
@@ -57,7 +57,7 @@ class _Limit:
 
     def __init__(self, quota_id: str, model: str, value: str) -> None:
         if not model and (named := _MODEL_IN_QUOTA.search(quota_id)):
-            model = named.group(1).replace("_", "-")
+            model = named.group(1)
         self.model = model or None
         self.per_day = "PerDay" in quota_id or "per_day" in quota_id.lower()
         # A model dimension, or "PerModel" in the id (then it is the request's model): other models are free.
