@@ -7,25 +7,30 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from ..core.policy import Failure, Verdict
-from .base import Provider, json_body, rate_limit
+from .base import Provider, json_body, json_top_level_string, object_field, rate_limit, text_field
 
-__all__ = ["AnthropicProvider", "anthropic_reset"]
+__all__ = ["AnthropicProvider", "anthropic_reset", "regain_access_in"]
 
 _LIMITS = ("requests", "tokens", "input-tokens", "output-tokens")
 # Anthropic reports spend limits and empty credit balances as 400 invalid_request_error; only the message tells.
 _CREDIT_LOW = "credit balance is too low"
 _USAGE_LIMIT = "reached your specified api usage limits"
-_REGAIN = re.compile(r"regain access on (\d{4}-\d{2}-\d{2}) at (\d{2}:\d{2}) UTC", re.IGNORECASE)
+_REGAIN = re.compile(r"regain access on ([0-9]{4}-[0-9]{2}-[0-9]{2}) at ([0-9]{2}:[0-9]{2}) UTC", re.IGNORECASE)
 _ORG_DISABLED = "this organization has been disabled"
 _SPEND_CODES = frozenset({"enforced_spend_limit_reached"})
 
 
-def _seconds_until(moment: datetime) -> float:
-    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
+def _seconds_until(moment: datetime) -> float | None:
+    try:
+        return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
+    except OverflowError:  # an offset that pushes the moment past datetime's range
+        return None
 
 
-def _reset_in(raw: str | None) -> float | None:
-    if not raw:
+def _reset_in(raw: object) -> float | None:
+    """Seconds until an RFC 3339 moment (``2025-06-02T15:15:48Z``; naive means UTC): 0 if it is past, None if it
+    cannot be read. Never raises."""
+    if not raw or not isinstance(raw, str):
         return None
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
@@ -34,6 +39,15 @@ def _reset_in(raw: str | None) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return _seconds_until(moment)
+
+
+def regain_access_in(message: str) -> float | None:
+    """Seconds until the "regain access on 2026-04-01 at 00:00 UTC" moment of a usage-limit message: 0 if it is
+    past, None if the message names no date or an impossible one (2026-13-45). Never raises."""
+    match = _REGAIN.search(message)
+    if match is None:
+        return None
+    return _reset_in(f"{match.group(1)}T{match.group(2)}:00+00:00")
 
 
 class AnthropicProvider(Provider):
@@ -51,34 +65,33 @@ class AnthropicProvider(Provider):
     env_numbered = ("ANTHROPIC_API_KEY_",)
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
-        data = json_body(body) or {}
-        error = data.get("error") if isinstance(data.get("error"), dict) else {}
-        assert isinstance(error, dict)
-        kind = str(error.get("type") or error.get("code") or "").lower()
-        message = str(error.get("message") or "")
+        """Anthropic's error classes (see ``Provider.classify``; never raises). Rate limits are per model (the
+        request's); billing, credit and usage-limit errors bind the whole key."""
+        error = object_field(json_body(body), "error")
+        kind = (text_field(error, "type") or text_field(error, "code")).lower()
+        message = text_field(error, "message")
         lowered = message.lower()
-        details = error.get("details")
-        detail_code = str(details.get("error_code", "")).lower() if isinstance(details, dict) else ""
+        detail_code = text_field(object_field(error, "details"), "error_code").lower()
         if status == 402 or kind == "billing_error" or detail_code in _SPEND_CODES:
             return Verdict(Failure.QUOTA_EXHAUSTED, None, kind or "billing")
         if status == 400 and _CREDIT_LOW in lowered:
             return Verdict(Failure.QUOTA_EXHAUSTED, None, "credit balance too low")
         if status == 400 and _USAGE_LIMIT in lowered:
-            match = _REGAIN.search(message)
-            until = None
-            if match:
-                moment = datetime.fromisoformat(f"{match.group(1)}T{match.group(2)}:00+00:00")
-                until = _seconds_until(moment)
-            return Verdict(Failure.QUOTA_EXHAUSTED, until, "API usage limit reached")
+            return Verdict(Failure.QUOTA_EXHAUSTED, regain_access_in(message), "API usage limit reached")
         if status == 400 and _ORG_DISABLED in lowered:
             return Verdict(Failure.INVALID_KEY, None, "organization disabled")
         if status == 429:
-            return rate_limit(self.limit_reset(headers))
+            # Anthropic's limits are set per model class; the organisation-wide ones are the spend limits above.
+            return rate_limit(self.limit_reset(headers), per_model=True)
         if status in (401, 403) or kind in ("authentication_error", "permission_error"):
             return Verdict(Failure.INVALID_KEY, None, kind or f"HTTP {status}")
         if status >= 500:
             return Verdict(Failure.SERVER_ERROR, None, kind or f"HTTP {status}")
         return Verdict(Failure.CLIENT_ERROR, None, kind or f"HTTP {status}")
+
+    def request_model(self, path: str, body: bytes) -> str | None:
+        """The top-level ``"model"`` of the JSON body (see ``json_top_level_string``)."""
+        return json_top_level_string(body, "model")
 
 
 def anthropic_reset(headers: Mapping[str, str]) -> float | None:

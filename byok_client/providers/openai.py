@@ -7,10 +7,20 @@ by the client's base URL; each has its own key env variables. Any other host (vL
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Mapping
 
 from ..core.policy import Failure, Verdict
-from .base import Provider, json_body, parse_duration, rate_limit
+from .base import (
+    Provider,
+    json_body,
+    json_top_level_string,
+    object_field,
+    parse_duration,
+    parse_seconds,
+    rate_limit,
+    text_field,
+)
 
 __all__ = ["COMPATIBLE", "AzureOpenAIProvider", "CompatibleHost", "OpenAIProvider", "openai_provider_for"]
 
@@ -18,20 +28,18 @@ QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "bi
 RATE_LIMIT_CODES = frozenset({"rate_limit_exceeded", "slow_down"})
 # Phrases read only when status, code and headers leave the question open.
 _TRY_AGAIN = re.compile(r"try again in ((?:\d+(?:\.\d+)?(?:ms|h|m|s))+)", re.IGNORECASE)
-_OVER_LIMIT = re.compile(r"Limit (\d+), Used (\d+), Requested ~?(\d+)")
+_OVER_LIMIT = re.compile(r"Limit ([0-9]+), Used ([0-9]+), Requested ~?([0-9]+)")
+_ACCOUNT_WIDE = re.compile(r"free-models-per-(?:day|min)", re.IGNORECASE)
 _PER_DAY = re.compile(r"per[- ]day", re.IGNORECASE)
 INVALID_KEY_CODES = frozenset({"invalid_api_key", "account_deactivated", "api_key_revoked", "invalid_authentication"})
 
 
 def error_fields(body: bytes) -> tuple[frozenset[str], str]:
-    """The ``code``/``type`` values (lower-case) and the message of an OpenAI-shaped error body."""
-    data = json_body(body)
-    error = data.get("error") if data else None
-    if not isinstance(error, dict):
-        return frozenset(), ""
-    codes = frozenset(str(error[f]).lower() for f in ("code", "type") if isinstance(error.get(f), str))
-    message = error.get("message")
-    return codes, message if isinstance(message, str) else ""
+    """The ``code``/``type`` values (lower-case) and the message of an OpenAI-shaped error body. Never raises:
+    fields of the wrong type read as absent."""
+    error = object_field(json_body(body), "error")
+    codes = frozenset(value.lower() for f in ("code", "type") if (value := text_field(error, f)))
+    return codes, text_field(error, "message")
 
 
 def openai_reset(headers: Mapping[str, str]) -> float | None:
@@ -54,6 +62,8 @@ class OpenAIProvider(Provider):
         self.env_numbered = (f"{env_prefix}_API_KEY_",)
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
+        """OpenAI's error classes (see ``Provider.classify``; never raises). Rate limits are per model (OpenAI
+        sets them per model, and so do the compatible hosts); quota, billing and invalid keys bind the whole key."""
         codes, message = error_fields(body)
         if status == 402 or (status in (400, 403, 429) and codes & QUOTA_CODES):
             return Verdict(Failure.QUOTA_EXHAUSTED, None, "quota exhausted")
@@ -65,22 +75,37 @@ class OpenAIProvider(Provider):
             return Verdict(Failure.SERVER_ERROR, None, f"HTTP {status}")
         return Verdict(Failure.CLIENT_ERROR, None, f"HTTP {status}")
 
+    def request_model(self, path: str, body: bytes) -> str | None:
+        """The top-level ``"model"`` of the JSON body (see ``json_top_level_string``); None for multipart."""
+        return json_top_level_string(body, "model")
+
     @staticmethod
     def _rate_limited(headers: Mapping[str, str], message: str) -> Verdict:
         over = _OVER_LIMIT.search(message)
-        if over and int(over.group(3)) > int(over.group(1)):
+        limit, requested = (_as_int(over.group(1)), _as_int(over.group(3))) if over else (None, None)
+        if limit is not None and requested is not None and requested > limit:
             # One request larger than the key's whole limit (Groq): waiting cannot help, the request is the problem.
             return Verdict(Failure.CLIENT_ERROR, None, "request exceeds the rate limit itself")
+        # OpenRouter's free-model allowance is one per account, shared by every free model.
+        per_model = _ACCOUNT_WIDE.search(message) is None
         reset = openai_reset(headers)
         if reset is None and (match := _TRY_AGAIN.search(message)):
             reset = parse_duration(match.group(1))
         if reset is None and _PER_DAY.search(message):
-            return Verdict(Failure.QUOTA_EXHAUSTED, None, "daily limit reached")
-        return rate_limit(reset)
+            return Verdict(Failure.QUOTA_EXHAUSTED, None, "daily limit reached", per_model=per_model)
+        return rate_limit(reset, per_model=per_model)
+
+
+def _as_int(digits: str) -> int | None:
+    try:
+        return int(digits)
+    except ValueError:  # more digits than int() converts
+        return None
 
 
 _OPENAI = OpenAIProvider()
-_AZURE_RETRY = re.compile(r"(?:retry after|try again in) (\d+(?:\.\d+)?) seconds?", re.IGNORECASE)
+_AZURE_RETRY = re.compile(r"(?:retry after|try again in) ([0-9]+(?:\.[0-9]+)?) seconds?", re.IGNORECASE)
+_AZURE_DEPLOYMENT = re.compile(r"/openai/deployments/([^/?#]+)")
 _AZURE_QUOTA = "out of call volume quota"
 
 
@@ -95,15 +120,24 @@ class AzureOpenAIProvider(OpenAIProvider):
         super().__init__("azure-openai", "AZURE_OPENAI")
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
+        """Azure's shapes on top of OpenAI's (never raises). Rate limits are per deployment, i.e. per model; the
+        "out of call volume quota" 403 binds the whole resource key."""
         _, message = error_fields(body)
         if not message:
-            data = json_body(body)
-            message = str(data.get("message", "")) if data else ""
+            message = text_field(json_body(body), "message")
         if status == 403 and _AZURE_QUOTA in message.lower():
             return Verdict(Failure.QUOTA_EXHAUSTED, None, "out of call volume quota")
         if status == 429 and openai_reset(headers) is None and (match := _AZURE_RETRY.search(message)):
-            return rate_limit(float(match.group(1)))
+            return rate_limit(parse_seconds(match.group(1)), per_model=True)
         return super().classify(status, headers, body)
+
+    def request_model(self, path: str, body: bytes) -> str | None:
+        """The deployment of ``/openai/deployments/{name}/...`` (Azure's per-model URL), else the body's
+        ``"model"`` (the ``/openai/v1/`` API)."""
+        match = _AZURE_DEPLOYMENT.search(path) if isinstance(path, str) else None
+        if match is not None:
+            return urllib.parse.unquote(match.group(1))
+        return json_top_level_string(body, "model")
 
 
 class CompatibleHost:
