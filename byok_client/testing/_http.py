@@ -7,7 +7,10 @@ responses; plus the misbehaviours a fault needs (reset, cut or stalled answers).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import socket
+import struct
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Final, Protocol
@@ -209,25 +212,40 @@ class Connection(asyncio.Protocol):
 
     # -- writing ---------------------------------------------------------------------------------------------------
 
-    def _send(self, status: int, headers: Headers, body: bytes | list[bytes], close: bool = False) -> None:
-        transport = self._transport
-        if transport is None or self._closed or transport.is_closing():
-            return
+    @staticmethod
+    def _head(status: int, headers: Headers, body: bytes | list[bytes], close: bool) -> bytes:
         head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n"]
         head += [f"{name}: {value}\r\n" for name, value in headers]
         if close:
             head.append("connection: close\r\n")
         if isinstance(body, bytes):
             head.append(f"content-length: {len(body)}\r\n\r\n")
-            transport.write("".join(head).encode("latin-1") + body)
         else:
             head.append("transfer-encoding: chunked\r\n\r\n")
-            out = ["".join(head).encode("latin-1")]
-            for chunk in body:
-                if chunk:
-                    out += (f"{len(chunk):x}\r\n".encode(), chunk, b"\r\n")
-            out.append(b"0\r\n\r\n")
-            transport.write(b"".join(out))
+        return "".join(head).encode("latin-1")
+
+    @staticmethod
+    def _chunks_of(body: list[bytes]) -> list[bytes]:
+        out: list[bytes] = []
+        for chunk in body:
+            if chunk:
+                out += (f"{len(chunk):x}\r\n".encode(), chunk, b"\r\n")
+        return out
+
+    def _writable(self) -> asyncio.Transport | None:
+        transport = self._transport
+        if transport is None or self._closed or transport.is_closing():
+            return None
+        return transport
+
+    def _send(self, status: int, headers: Headers, body: bytes | list[bytes], close: bool = False) -> None:
+        transport = self._writable()
+        if transport is None:
+            return
+        if isinstance(body, bytes):
+            transport.write(self._head(status, headers, body, close) + body)
+        else:
+            transport.write(b"".join([self._head(status, headers, body, close), *self._chunks_of(body), b"0\r\n\r\n"]))
         if close:
             self._closed = True
             self._busy = True
@@ -250,3 +268,59 @@ class Connection(asyncio.Protocol):
         if not self._closed:
             self._busy = False
             self._process()
+
+    # -- misbehaving (faults) --------------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Drop the connection with a TCP RST (``SO_LINGER`` 0): the peer reads ``ECONNRESET``, not a clean EOF."""
+        transport = self._transport
+        self._closed = self._busy = True
+        if transport is None:
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+
+    def send_cut(
+        self,
+        status: int,
+        headers: Headers,
+        body: bytes | list[bytes],
+        *,
+        then: str,
+        keep: int | None = None,
+        seconds: float = 0.0,
+    ) -> None:
+        """Send the status line, the headers and only part of ``body``, then misbehave; nothing more is read.
+
+        The part is the first ``keep`` chunks of a chunked body (default: half of them), or the first half of a
+        ``bytes`` body. ``then`` is ``"reset"`` (a TCP RST ``seconds`` later, so the client has read the head),
+        ``"close"`` (a clean FIN, no final chunk: a truncated stream) or ``"stall"`` (silence for ``seconds``,
+        then a reset).
+        """
+        transport = self._writable()
+        if transport is None:
+            return
+        self._busy = True  # the connection is spoilt: no pipelined request is answered after this
+        if isinstance(body, bytes):
+            part = body[: len(body) // 2]
+        else:
+            n = len(body) // 2 if keep is None else max(0, min(keep, len(body) - 1))
+            part = b"".join(self._chunks_of(body[:n]))
+        if then == "stall":
+            part = b""
+        transport.write(self._head(status, headers, body, False) + part)
+        if then == "close":
+            self._closed = True
+            transport.close()
+            return
+        self._task = asyncio.get_running_loop().create_task(self._reset_later(seconds))
+
+    async def _reset_later(self, seconds: float) -> None:
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            self._task = None
+        self.reset()

@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
+from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Self
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from . import anthropic, gemini, openai
 from ._behaviours import (
@@ -20,17 +23,26 @@ from ._behaviours import (
     GEMINI,
     OPENAI,
     Behaviour,
+    ConnectionReset,
     Delay,
     ErrorResponse,
     Ok,
+    ResetMidBody,
+    Stall,
+    TruncatedStream,
     behaviour_error,
+    fault_name,
+    invalid_key,
     invalid_key_error,
     missing_key_error,
     multiple_credentials_error,
     not_found_error,
     ok,
+    rate_limited,
+    server_error,
 )
-from ._common import GOOGLE_JSON_HEADER, Answer, dumps
+from ._common import GOOGLE_JSON_HEADER, Answer, dumps, load
+from ._faults import FAULT_KINDS, FaultInjector
 from ._http import CREDENTIAL_HEADERS, Connection
 
 __all__ = ["MockProvider", "RecordedRequest"]
@@ -38,6 +50,16 @@ __all__ = ["MockProvider", "RecordedRequest"]
 NO_KEY_LABEL: Final = "<none>"
 UNKNOWN_KEY_LABEL: Final = "<unknown>"
 MULTIPLE_KEYS_LABEL: Final = "<multiple>"
+_RESET_GRACE: Final = 0.05
+"""Seconds between a cut body and the reset, so the client has read the head (a reset discards unread data)."""
+
+
+def _status_behaviour(status: int) -> Behaviour:
+    if status == 429:
+        return rate_limited(retry_after=1)
+    if status == 401:
+        return invalid_key()
+    return server_error(status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +80,16 @@ class RecordedRequest:
     """The request body exactly as received (de-chunked)."""
     provider: str
     """``"openai"``, ``"anthropic"`` or ``"gemini"``: which API the mock decided the request was for."""
+    model: str | None = None
+    """The model asked for (the body's ``model``, the Gemini path's or the Azure deployment), if any."""
+    stream: bool = False
+    """Whether a streamed answer was asked for."""
+    timestamp: float = 0.0
+    """``time.monotonic()`` when the request was fully received."""
+    fault: str | None = None
+    """The fault applied to it (``"429"``, ``"500"``, ``"401"``, ``"reset"``, ``"stall"``, ... see
+    :data:`~byok_client.testing.FAULT_KINDS`; also ``"quota"`` and ``"400"``), scripted or injected; ``None`` when
+    it was answered normally (or the key was missing or unknown)."""
 
     def json(self) -> Any:
         """The body parsed as JSON."""
@@ -72,17 +104,51 @@ class RecordedRequest:
         body = self.body if len(self.body) <= 200 else self.body[:200] + b"..."
         return (
             f"RecordedRequest(label={self.label!r}, provider={self.provider!r}, method={self.method!r}, "
-            f"path={self.path!r}, query={query!r}, headers={headers!r}, body={body!r})"
+            f"path={self.path!r}, query={query!r}, headers={headers!r}, body={body!r}, model={self.model!r}, "
+            f"stream={self.stream!r}, timestamp={self.timestamp!r}, fault={self.fault!r})"
         )
 
 
+class _Script:
+    """A sequence of behaviours: each request consumes the next one and the last repeats forever."""
+
+    __slots__ = ("behaviours", "index")
+
+    def __init__(self, behaviours: tuple[Behaviour, ...]) -> None:
+        self.behaviours = behaviours
+        self.index = 0
+
+    def next(self) -> Behaviour:
+        index = self.index
+        if index + 1 < len(self.behaviours):
+            self.index = index + 1
+        return self.behaviours[index]
+
+
 class _Key:
-    __slots__ = ("index", "label", "script")
+    __slots__ = ("label", "models", "script")
 
     def __init__(self, label: str, script: tuple[Behaviour, ...]) -> None:
         self.label = label
-        self.script = script
-        self.index = 0
+        self.script = _Script(script)
+        self.models: dict[str, _Script] = {}  # scripts scoped to one model win over the key's own
+
+
+@dataclass(slots=True)
+class _Request:
+    """A request being answered (event-loop thread)."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+    provider: str
+    model: str | None
+    stream: bool
+    credential: str
+    label: str
+    close: bool
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -100,6 +166,22 @@ def _provider_of(path: str, headers: dict[str, str], query: str) -> str:
     if query and "key=" in query and "key" in parse_qs(query):
         return GEMINI
     return OPENAI
+
+
+def _model_and_stream(provider: str, path: str, body: bytes) -> tuple[str | None, bool]:
+    """The model a request asks for and whether it wants a stream (cheap: only JSON bodies are looked at)."""
+    if provider == GEMINI:
+        _, found, rest = path.partition("/models/")
+        name, _, action = rest.partition(":")
+        return (unquote(name) if found and name else None), action == "streamGenerateContent"
+    req = load(body) if body[:1] == b"{" else None
+    model: Any = None
+    if path.startswith("/openai/deployments/"):
+        model = path[len("/openai/deployments/") :].partition("/")[0]
+    elif req is not None:
+        model = req.get("model")
+    stream = bool(req.get("stream")) if req is not None else False
+    return (model if isinstance(model, str) else None), stream
 
 
 def _credential(headers: dict[str, str], query: str) -> str | None:
@@ -135,6 +217,9 @@ class MockProvider:
         # resumable uploads (Gemini): upload_id -> [label of the key that started it, bytes received]
         self._uploads: dict[str, list[Any]] = {}
         self._records: list[RecordedRequest] = []
+        self._faults: FaultInjector | None = None
+        self._revoked: set[str] = set()
+        self._fault_counts: Counter[str] = Counter()
         self._connections = 0
         self._open: set[Connection] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -253,20 +338,97 @@ class MockProvider:
         with self._lock:
             del self._keys[key]
 
-    def script(self, key: str, *behaviours: Behaviour) -> None:
-        """Give ``key`` a sequence: each request consumes the next behaviour and the last repeats forever."""
+    def script(self, key: str, *behaviours: Behaviour, model: str | None = None) -> None:
+        """Give ``key`` a sequence: each request consumes the next behaviour and the last repeats forever.
+
+        With ``model``, the sequence applies only to requests for that model (others keep the key's own script):
+        e.g. ``mock.script("sk-1", rate_limited(retry_after=5), model="gpt-a")``.
+        """
         if not behaviours:
             raise ValueError("script() needs at least one behaviour")
+        for behaviour in behaviours:
+            if not isinstance(behaviour, Behaviour):
+                raise TypeError(f"script() takes behaviours, got {type(behaviour).__name__}")
         with self._lock:
             state = self._keys.get(key)
             if state is None:
                 raise KeyError("key is not registered; call add_key() first")
-            state.script = behaviours
-            state.index = 0
+            if model is None:
+                state.script = _Script(behaviours)
+            else:
+                state.models[model] = _Script(behaviours)
 
-    def set(self, key: str, behaviour: Behaviour) -> None:
-        """Replace ``key``'s script with a single repeating behaviour."""
-        self.script(key, behaviour)
+    def set(self, key: str, behaviour: Behaviour, *, model: str | None = None) -> None:
+        """Replace ``key``'s script (or its script for ``model``) with a single repeating behaviour."""
+        self.script(key, behaviour, model=model)
+
+    # -- faults ----------------------------------------------------------------------------------------------------
+
+    def inject_faults(
+        self,
+        *,
+        seed: int | None = 0,
+        rate: float = 0.3,
+        kinds: Collection[str] = FAULT_KINDS,
+        keys: Collection[str] | None = None,
+        retry_after: float = 1.0,
+        stall_seconds: float = 5.0,
+        body_statuses: Collection[int] = (200, 429, 500),
+        revocable: Collection[str] | None = None,
+        max_revoked: int = 1,
+    ) -> None:
+        """Fault a random ``rate`` of the requests that would be answered normally, drawn from ``seed``.
+
+        Each faulted request gets one of ``kinds`` (see :data:`FAULT_KINDS`), drawn uniformly. ``keys`` limits the
+        faults to those keys (default: every registered key). ``retry_after`` is the 429's hint; ``stall_seconds``
+        how long a stall stays silent; ``body_statuses`` the answers (200, 401, 429 or 5xx) whose head precedes a
+        mid-body reset or a stall. A ``"401"`` revokes the key for good; at most ``max_revoked`` keys are revoked,
+        and only keys in ``revocable`` (default: any). Draws happen in arrival order, so one seed gives one sequence
+        of faults. Calling again replaces the configuration (revoked keys stay revoked); :meth:`stop_faults` ends it.
+        """
+        injector = FaultInjector(
+            seed=seed,
+            rate=rate,
+            kinds=kinds,
+            keys=keys,
+            retry_after=retry_after,
+            stall_seconds=stall_seconds,
+            body_statuses=body_statuses,
+            revocable=revocable,
+            max_revoked=max_revoked,
+        )
+        with self._lock:
+            self._faults = injector
+
+    def stop_faults(self) -> None:
+        """Stop injecting random faults (revoked keys stay revoked; see :meth:`unrevoke`)."""
+        with self._lock:
+            self._faults = None
+
+    def revoke(self, key: str) -> None:
+        """Revoke ``key``: every later request with it gets the provider's invalid-key answer (recorded as 401)."""
+        with self._lock:
+            if key not in self._keys:
+                raise KeyError("key is not registered; call add_key() first")
+            self._revoked.add(key)
+
+    def unrevoke(self, key: str | None = None) -> None:
+        """Accept ``key`` again (default: every revoked key)."""
+        with self._lock:
+            if key is None:
+                self._revoked.clear()
+            else:
+                self._revoked.discard(key)
+
+    def revoked(self) -> list[str]:
+        """Labels of the revoked keys (never the keys themselves), sorted."""
+        with self._lock:
+            return sorted(self._keys[k].label for k in self._revoked if k in self._keys)
+
+    def fault_counts(self) -> dict[str, int]:
+        """How many requests got each fault (scripted or injected) since start, :meth:`clear` or :meth:`reset`."""
+        with self._lock:
+            return dict(self._fault_counts)
 
     # -- records ---------------------------------------------------------------------------------------------------
 
@@ -285,12 +447,17 @@ class MockProvider:
         """Forget the recorded requests and restart :attr:`connections` from 0 (keys and scripts stay)."""
         with self._lock:
             self._records.clear()
+            self._fault_counts.clear()
             self._connections = 0
 
     def reset(self) -> None:
-        """Back to a fresh server: no keys, no records, :attr:`connections` from 0 (open connections stay open)."""
+        """Back to a fresh server: no keys, no records, no faults, :attr:`connections` from 0 (open connections stay
+        open)."""
         with self._lock:
             self._keys.clear()
+            self._faults = None
+            self._revoked.clear()
+            self._fault_counts.clear()
             self._records.clear()
             self._uploads.clear()
             self._connections = 0
@@ -299,6 +466,11 @@ class MockProvider:
     def connections(self) -> int:
         """Number of TCP connections accepted since start (or :meth:`clear` / :meth:`reset`)."""
         return self._connections
+
+    @property
+    def open_connections(self) -> int:
+        """Number of TCP connections open right now (for "back to baseline" checks)."""
+        return len(self._open)
 
     # -- serving (event-loop thread) -------------------------------------------------------------------------------
 
@@ -328,7 +500,9 @@ class MockProvider:
         if path.startswith("/upload/") and "upload_id=" in query:
             self._upload_chunk(conn, path, query, headers, credential, body, not keep_alive)
             return
+        model, stream = _model_and_stream(provider, path, body)
         behaviour: Behaviour | None = None
+        fault: str | None = None
         with self._lock:
             if ncred > 1:
                 label = MULTIPLE_KEYS_LABEL
@@ -340,11 +514,15 @@ class MockProvider:
                     label = UNKNOWN_KEY_LABEL
                 else:
                     label = state.label
-                    index = state.index
-                    behaviour = state.script[index]
-                    if index + 1 < len(state.script):
-                        state.index = index + 1
-            self._records.append(RecordedRequest(label, method, path, query, headers, body, provider))
+                    behaviour = self._choose(credential, state, model, stream)
+                    fault = fault_name(behaviour)
+                    if fault is not None:
+                        self._fault_counts[fault] += 1
+            self._records.append(
+                RecordedRequest(
+                    label, method, path, query, headers, body, provider, model, stream, time.monotonic(), fault
+                )
+            )
 
         close = not keep_alive
         error: ErrorResponse | None
@@ -355,9 +533,21 @@ class MockProvider:
         elif behaviour is None:
             error = invalid_key_error(provider, credential)
         else:
-            self._answer(conn, provider, behaviour, credential, label, method, path, query, headers, body, close)
+            request = _Request(method, path, query, headers, body, provider, model, stream, credential, label, close)
+            self._answer(conn, request, behaviour)
             return
         conn._send(*error, close=close)
+
+    def _choose(self, credential: str, state: _Key, model: str | None, stream: bool) -> Behaviour:
+        """The behaviour for one request with a registered key (under the lock)."""
+        if credential in self._revoked:
+            return invalid_key()
+        script = state.models.get(model) if model is not None else None
+        behaviour = (script or state.script).next()
+        faults = self._faults
+        if isinstance(behaviour, Ok) and faults is not None and faults.applies_to(credential):
+            return faults.draw(credential, stream, self._revoked) or behaviour
+        return behaviour
 
     def _upload_start(self, path: str, label: str) -> Answer:
         with self._lock:
@@ -411,43 +601,47 @@ class MockProvider:
         }
         conn._send(200, [GOOGLE_JSON_HEADER, ("x-goog-upload-status", "final")], dumps({"file": file}), close=close)
 
-    def _answer(
-        self,
-        conn: Connection,
-        provider: str,
-        behaviour: Behaviour,
-        credential: str,
-        label: str,
-        method: str,
-        path: str,
-        query: str,
-        headers: dict[str, str],
-        body: bytes,
-        close: bool,
-    ) -> None:
+    def _answer(self, conn: Connection, req: _Request, behaviour: Behaviour) -> None:
         if isinstance(behaviour, Delay):
             then = behaviour.then
-            conn._defer(
-                behaviour.seconds,
-                lambda: self._answer(
-                    conn, provider, then, credential, label, method, path, query, headers, body, close
-                ),
-            )
+            conn._defer(behaviour.seconds, lambda: self._answer(conn, req, then))
             return
-        answer: Answer | ErrorResponse | None
-        if isinstance(behaviour, Ok):
-            text = f"served by {label}"
-            if provider == OPENAI:
-                answer = openai.route(method, path, headers, body, text)
-            elif provider == ANTHROPIC:
-                answer = anthropic.route(method, path, body, text)
-            elif path.startswith("/upload/") and "start" in headers.get("x-goog-upload-command", ""):
-                answer = self._upload_start(path, label)
+        if isinstance(behaviour, ConnectionReset):
+            conn.reset()
+            return
+        if isinstance(behaviour, ResetMidBody | Stall):
+            if behaviour.status == 200:
+                answer = self._ok_answer(req)
             else:
-                answer = gemini.route(method, path, query, body, text)
-            if answer is None:
-                answer = not_found_error(provider, method, path)
+                error = behaviour_error(_status_behaviour(behaviour.status), req.provider, "")
+                assert error is not None
+                answer = error
+            if isinstance(behaviour, ResetMidBody):
+                conn.send_cut(*answer, then="reset", seconds=_RESET_GRACE)
+            else:
+                conn.send_cut(*answer, then="stall", seconds=behaviour.seconds)
+            return
+        if isinstance(behaviour, TruncatedStream):
+            conn.send_cut(*self._ok_answer(req), then="close", keep=behaviour.events)
+            return
+        final = (
+            self._ok_answer(req)
+            if isinstance(behaviour, Ok)
+            else behaviour_error(behaviour, req.provider, req.credential)
+        )
+        assert final is not None
+        conn._send(*final, close=req.close)
+
+    def _ok_answer(self, req: _Request) -> Answer | ErrorResponse:
+        text = f"served by {req.label}"
+        method, path, headers, body = req.method, req.path, req.headers, req.body
+        answer: Answer | ErrorResponse | None
+        if req.provider == OPENAI:
+            answer = openai.route(method, path, headers, body, text)
+        elif req.provider == ANTHROPIC:
+            answer = anthropic.route(method, path, body, text)
+        elif path.startswith("/upload/") and "start" in headers.get("x-goog-upload-command", ""):
+            answer = self._upload_start(path, req.label)
         else:
-            answer = behaviour_error(behaviour, provider, credential)
-            assert answer is not None
-        conn._send(*answer, close=close)
+            answer = gemini.route(method, path, req.query, body, text)
+        return not_found_error(req.provider, method, path) if answer is None else answer
