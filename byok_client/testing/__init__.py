@@ -38,10 +38,13 @@ from ._behaviours import (
     truncated_stream,
 )
 from ._faults import FAULT_KINDS
+from ._ratelimit import DEFAULT_OUTPUT_TOKENS, Bucket, go_duration
 from ._server import MockProvider, RecordedRequest
 
 __all__ = [
+    "DEFAULT_OUTPUT_TOKENS",
     "FAULT_KINDS",
+    "Bucket",
     "BadRequest",
     "Behaviour",
     "ConnectionReset",
@@ -59,6 +62,7 @@ __all__ = [
     "bad_request",
     "connection_reset",
     "delay",
+    "go_duration",
     "invalid_key",
     "ok",
     "quota_exhausted",

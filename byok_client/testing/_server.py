@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Self
@@ -44,6 +44,7 @@ from ._behaviours import (
 from ._common import GOOGLE_JSON_HEADER, Answer, dumps, load
 from ._faults import FAULT_KINDS, FaultInjector
 from ._http import CREDENTIAL_HEADERS, Connection
+from ._ratelimit import BucketLimited, Limits, RateLimitRule, Snapshot, limited_error, request_cost, snapshot_headers
 
 __all__ = ["MockProvider", "RecordedRequest"]
 
@@ -149,6 +150,7 @@ class _Request:
     credential: str
     label: str
     close: bool
+    ratelimit: Snapshot | None = None
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -211,7 +213,11 @@ class MockProvider:
     The server runs its own event loop in a daemon thread, so it works the same from sync and async tests.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        """``clock`` (monotonic seconds) drives the rate-limit buckets and the records' timestamps; tests may pass
+        a hand-moved one."""
+        self._clock = clock
+        self._limits = Limits(clock)
         self._lock = threading.Lock()
         self._keys: dict[str, _Key] = {}
         # resumable uploads (Gemini): upload_id -> [label of the key that started it, bytes received]
@@ -362,6 +368,60 @@ class MockProvider:
         """Replace ``key``'s script (or its script for ``model``) with a single repeating behaviour."""
         self.script(key, behaviour, model=model)
 
+    # -- rate limits -----------------------------------------------------------------------------------------------
+
+    def rate_limit(
+        self,
+        key: str | None = None,
+        model: str | None = None,
+        *,
+        requests: int | None = None,
+        per: float = 60.0,
+        tokens: int | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+    ) -> None:
+        """Limit ``key`` (default: each key, with its own buckets) for ``model`` (default: all models together) to
+        ``requests`` / ``tokens`` / ``input_tokens`` / ``output_tokens`` per ``per`` seconds.
+
+        Each limit is a token bucket that starts full and refills continuously at ``limit / per`` units a second.
+        A request costs 1 request, an input estimate of (body bytes / 4) tokens and its ``max_tokens`` /
+        ``max_completion_tokens`` / ``max_output_tokens`` / ``generationConfig.maxOutputTokens`` (default
+        :data:`DEFAULT_OUTPUT_TOKENS`) output tokens; ``tokens`` counts input + output. A request over any bucket
+        takes nothing and gets the provider's real 429 with the exact wait until it would be admitted (recorded
+        with fault ``"rate_limit"``). Every answer carries the provider's rate-limit headers computed from the
+        buckets (OpenAI ``x-ratelimit-*``, Anthropic ``anthropic-ratelimit-*``; Gemini sends none). Rules add up:
+        call once per scope.
+        """
+        if key is not None and not isinstance(key, str):
+            raise TypeError("rate_limit key must be a key string or None")
+        limits = {
+            name: value
+            for name, value in (
+                ("requests", requests),
+                ("tokens", tokens),
+                ("input_tokens", input_tokens),
+                ("output_tokens", output_tokens),
+            )
+            if value is not None
+        }
+        if not limits:
+            raise ValueError("rate_limit needs at least one of requests, tokens, input_tokens, output_tokens")
+        for name, value in limits.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"rate_limit {name} must be a positive int, got {value!r}")
+        if not per > 0:
+            raise ValueError(f"rate_limit per must be > 0 seconds, got {per!r}")
+        with self._lock:
+            if key is not None and key not in self._keys:
+                raise KeyError("key is not registered; call add_key() first")
+            self._limits.add(RateLimitRule(key, model, float(per), limits))
+
+    def clear_rate_limits(self) -> None:
+        """Remove every rate limit (and its buckets)."""
+        with self._lock:
+            self._limits.clear()
+
     # -- faults ----------------------------------------------------------------------------------------------------
 
     def inject_faults(
@@ -458,6 +518,7 @@ class MockProvider:
             self._faults = None
             self._revoked.clear()
             self._fault_counts.clear()
+            self._limits.clear()
             self._records.clear()
             self._uploads.clear()
             self._connections = 0
@@ -502,6 +563,7 @@ class MockProvider:
             return
         model, stream = _model_and_stream(provider, path, body)
         behaviour: Behaviour | None = None
+        snapshot: Snapshot | None = None
         fault: str | None = None
         with self._lock:
             if ncred > 1:
@@ -514,13 +576,13 @@ class MockProvider:
                     label = UNKNOWN_KEY_LABEL
                 else:
                     label = state.label
-                    behaviour = self._choose(credential, state, model, stream)
-                    fault = fault_name(behaviour)
+                    behaviour, snapshot = self._choose(credential, state, model, stream, provider, body)
+                    fault = "rate_limit" if isinstance(behaviour, BucketLimited) else fault_name(behaviour)
                     if fault is not None:
                         self._fault_counts[fault] += 1
             self._records.append(
                 RecordedRequest(
-                    label, method, path, query, headers, body, provider, model, stream, time.monotonic(), fault
+                    label, method, path, query, headers, body, provider, model, stream, self._clock(), fault
                 )
             )
 
@@ -533,21 +595,33 @@ class MockProvider:
         elif behaviour is None:
             error = invalid_key_error(provider, credential)
         else:
-            request = _Request(method, path, query, headers, body, provider, model, stream, credential, label, close)
+            request = _Request(
+                method, path, query, headers, body, provider, model, stream, credential, label, close, snapshot
+            )
             self._answer(conn, request, behaviour)
             return
         conn._send(*error, close=close)
 
-    def _choose(self, credential: str, state: _Key, model: str | None, stream: bool) -> Behaviour:
-        """The behaviour for one request with a registered key (under the lock)."""
+    def _choose(
+        self, credential: str, state: _Key, model: str | None, stream: bool, provider: str, body: bytes
+    ) -> tuple[Behaviour, Snapshot | None]:
+        """The behaviour for one request with a registered key, and its rate-limit state (under the lock)."""
         if credential in self._revoked:
-            return invalid_key()
+            return invalid_key(), None
         script = state.models.get(model) if model is not None else None
         behaviour = (script or state.script).next()
+        if not isinstance(behaviour, Ok):
+            return behaviour, None
+        snapshot: Snapshot | None = None
+        if self._limits.rules:
+            admitted = self._limits.admit(credential, model, request_cost(provider, body))
+            if isinstance(admitted, BucketLimited):
+                return admitted, None
+            snapshot = admitted
         faults = self._faults
-        if isinstance(behaviour, Ok) and faults is not None and faults.applies_to(credential):
-            return faults.draw(credential, stream, self._revoked) or behaviour
-        return behaviour
+        if faults is not None and faults.applies_to(credential):
+            return faults.draw(credential, stream, self._revoked) or behaviour, snapshot
+        return behaviour, snapshot
 
     def _upload_start(self, path: str, label: str) -> Answer:
         with self._lock:
@@ -621,6 +695,10 @@ class MockProvider:
             else:
                 conn.send_cut(*answer, then="stall", seconds=behaviour.seconds)
             return
+        if isinstance(behaviour, BucketLimited):
+            requested = request_cost(req.provider, req.body)[behaviour.dimension]
+            conn._send(*limited_error(req.provider, behaviour, requested), close=req.close)
+            return
         if isinstance(behaviour, TruncatedStream):
             conn.send_cut(*self._ok_answer(req), then="close", keep=behaviour.events)
             return
@@ -644,4 +722,11 @@ class MockProvider:
             answer = self._upload_start(path, req.label)
         else:
             answer = gemini.route(method, path, req.query, body, text)
-        return not_found_error(req.provider, method, path) if answer is None else answer
+        if answer is None:
+            return not_found_error(req.provider, method, path)
+        if req.ratelimit is not None and req.provider != GEMINI:
+            # the computed state replaces the route's default rate-limit headers
+            status, headers_out, payload = answer
+            kept = [h for h in headers_out if not h[0].startswith(("x-ratelimit-", "anthropic-ratelimit-"))]
+            answer = status, kept + snapshot_headers(req.provider, req.ratelimit), payload
+        return answer
