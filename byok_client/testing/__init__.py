@@ -39,6 +39,7 @@ from ._behaviours import (
 )
 from ._faults import FAULT_KINDS
 from ._ratelimit import DEFAULT_OUTPUT_TOKENS, Bucket, go_duration
+from ._replies import Reply, ToolCall, reply, tool_call
 from ._server import MockProvider, RecordedRequest
 
 __all__ = [
@@ -55,9 +56,11 @@ __all__ = [
     "QuotaExhausted",
     "RateLimited",
     "RecordedRequest",
+    "Reply",
     "ResetMidBody",
     "ServerError",
     "Stall",
+    "ToolCall",
     "TruncatedStream",
     "bad_request",
     "connection_reset",
@@ -67,8 +70,10 @@ __all__ = [
     "ok",
     "quota_exhausted",
     "rate_limited",
+    "reply",
     "reset_mid_body",
     "server_error",
     "stall",
+    "tool_call",
     "truncated_stream",
 ]

@@ -9,6 +9,7 @@ import struct
 from typing import Any, Final
 
 from ._behaviours import ErrorResponse, Headers, bad_request, behaviour_error
+from ._replies import Reply, ToolCall
 
 Answer = tuple[int, Headers, bytes | list[bytes]]
 """``(status, headers, body)``; a list body is sent with chunked transfer encoding, one chunk per item (an SSE
@@ -67,3 +68,19 @@ def bad_json(provider: str) -> ErrorResponse:
     error = behaviour_error(bad_request(), provider, "")
     assert error is not None
     return error
+
+
+def usage_of(reply: Reply, body: bytes) -> tuple[int, int]:
+    """``(input, output)`` token counts of a reply: the scripted ones, else estimates."""
+    prompt = reply.input_tokens if reply.input_tokens is not None else tokens(body)
+    if reply.output_tokens is not None:
+        return prompt, reply.output_tokens
+    content = reply.content
+    completion = len(content.split(" ")) if content else 0
+    completion += sum(max(1, len(call.arguments) // 4) for call in reply.tool_calls)
+    return prompt, max(1, completion)
+
+
+def call_id(call: ToolCall, prefix: str) -> str:
+    """The call's scripted id, or a fresh one with the provider's prefix."""
+    return call.id if call.id is not None else f"{prefix}mock{next(ids)}"

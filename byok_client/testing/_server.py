@@ -7,6 +7,7 @@ provider's routes and payloads in :mod:`.openai`, :mod:`.anthropic` and :mod:`.g
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import threading
 import time
@@ -45,12 +46,14 @@ from ._common import GOOGLE_JSON_HEADER, Answer, dumps, load
 from ._faults import FAULT_KINDS, FaultInjector
 from ._http import CREDENTIAL_HEADERS, Connection
 from ._ratelimit import BucketLimited, Limits, RateLimitRule, Snapshot, limited_error, request_cost, snapshot_headers
+from ._replies import Reply
 
 __all__ = ["MockProvider", "RecordedRequest"]
 
 NO_KEY_LABEL: Final = "<none>"
 UNKNOWN_KEY_LABEL: Final = "<unknown>"
 MULTIPLE_KEYS_LABEL: Final = "<multiple>"
+_DEFAULT_REPLY: Final = Reply()
 _RESET_GRACE: Final = 0.05
 """Seconds between a cut body and the reset, so the client has read the head (a reset discards unread data)."""
 
@@ -133,6 +136,10 @@ class _Key:
         self.label = label
         self.script = _Script(script)
         self.models: dict[str, _Script] = {}  # scripts scoped to one model win over the key's own
+
+
+_Queued = tuple[str | None, str | None, Behaviour]
+"""A queued behaviour: (key or None, model or None, behaviour)."""
 
 
 @dataclass(slots=True)
@@ -218,11 +225,13 @@ class MockProvider:
         a hand-moved one."""
         self._clock = clock
         self._limits = Limits(clock)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a when() predicate may read the mock
         self._keys: dict[str, _Key] = {}
         # resumable uploads (Gemini): upload_id -> [label of the key that started it, bytes received]
         self._uploads: dict[str, list[Any]] = {}
         self._records: list[RecordedRequest] = []
+        self._rules: list[tuple[Callable[[RecordedRequest], bool], _Script]] = []
+        self._queue: list[_Queued] = []
         self._faults: FaultInjector | None = None
         self._revoked: set[str] = set()
         self._fault_counts: Counter[str] = Counter()
@@ -350,11 +359,7 @@ class MockProvider:
         With ``model``, the sequence applies only to requests for that model (others keep the key's own script):
         e.g. ``mock.script("sk-1", rate_limited(retry_after=5), model="gpt-a")``.
         """
-        if not behaviours:
-            raise ValueError("script() needs at least one behaviour")
-        for behaviour in behaviours:
-            if not isinstance(behaviour, Behaviour):
-                raise TypeError(f"script() takes behaviours, got {type(behaviour).__name__}")
+        self._check(behaviours, "script")
         with self._lock:
             state = self._keys.get(key)
             if state is None:
@@ -367,6 +372,43 @@ class MockProvider:
     def set(self, key: str, behaviour: Behaviour, *, model: str | None = None) -> None:
         """Replace ``key``'s script (or its script for ``model``) with a single repeating behaviour."""
         self.script(key, behaviour, model=model)
+
+    def when(self, predicate: Callable[[RecordedRequest], bool], *behaviours: Behaviour) -> None:
+        """Answer the requests for which ``predicate(request)`` is true with ``behaviours`` (a script: each
+        matching request consumes the next, the last repeats), whatever their key; rules are tried in the order
+        added, after :meth:`queue` and before the keys' scripts. The predicate sees the request as it will be
+        recorded (``label``, ``model``, ``stream``, ``path``, ``json()``...) and runs on the server's thread."""
+        if not callable(predicate):
+            raise TypeError("when() needs a callable predicate first")
+        self._check(behaviours, "when")
+        with self._lock:
+            self._rules.append((predicate, _Script(behaviours)))
+
+    def queue(self, *behaviours: Behaviour, key: str | None = None, model: str | None = None) -> None:
+        """Answer the next matching requests with ``behaviours``, one each, in order, then fall back to the
+        scripts. ``key`` / ``model`` restrict which requests take them (default: any registered key, any model).
+        A queued reply that meets an injected fault stays queued for the next attempt."""
+        self._check(behaviours, "queue")
+        with self._lock:
+            if key is not None and key not in self._keys:
+                raise KeyError("key is not registered; call add_key() first")
+            self._queue += [(key, model, b) for b in behaviours]
+
+    def clear_scripts(self) -> None:
+        """Drop every :meth:`when` rule, every queued behaviour and every model-scoped script."""
+        with self._lock:
+            self._rules.clear()
+            self._queue.clear()
+            for state in self._keys.values():
+                state.models.clear()
+
+    @staticmethod
+    def _check(behaviours: tuple[Behaviour, ...], name: str) -> None:
+        if not behaviours:
+            raise ValueError(f"{name}() needs at least one behaviour")
+        for behaviour in behaviours:
+            if not isinstance(behaviour, Behaviour):
+                raise TypeError(f"{name}() takes behaviours (ok(), reply(...), ...), got {type(behaviour).__name__}")
 
     # -- rate limits -----------------------------------------------------------------------------------------------
 
@@ -519,6 +561,8 @@ class MockProvider:
             self._revoked.clear()
             self._fault_counts.clear()
             self._limits.clear()
+            self._rules.clear()
+            self._queue.clear()
             self._records.clear()
             self._uploads.clear()
             self._connections = 0
@@ -566,25 +610,22 @@ class MockProvider:
         snapshot: Snapshot | None = None
         fault: str | None = None
         with self._lock:
+            state = None
             if ncred > 1:
                 label = MULTIPLE_KEYS_LABEL
             elif credential is None:
                 label = NO_KEY_LABEL
             else:
                 state = self._keys.get(credential)
-                if state is None:
-                    label = UNKNOWN_KEY_LABEL
-                else:
-                    label = state.label
-                    behaviour, snapshot = self._choose(credential, state, model, stream, provider, body)
-                    fault = "rate_limit" if isinstance(behaviour, BucketLimited) else fault_name(behaviour)
-                    if fault is not None:
-                        self._fault_counts[fault] += 1
-            self._records.append(
-                RecordedRequest(
-                    label, method, path, query, headers, body, provider, model, stream, self._clock(), fault
-                )
-            )
+                label = UNKNOWN_KEY_LABEL if state is None else state.label
+            record = RecordedRequest(label, method, path, query, headers, body, provider, model, stream, self._clock())
+            if state is not None and credential is not None:
+                behaviour, snapshot = self._choose(credential, state, record)
+                fault = "rate_limit" if isinstance(behaviour, BucketLimited) else fault_name(behaviour)
+                if fault is not None:
+                    self._fault_counts[fault] += 1
+                    record = dataclasses.replace(record, fault=fault)
+            self._records.append(record)
 
         close = not keep_alive
         error: ErrorResponse | None
@@ -602,15 +643,29 @@ class MockProvider:
             return
         conn._send(*error, close=close)
 
-    def _choose(
-        self, credential: str, state: _Key, model: str | None, stream: bool, provider: str, body: bytes
-    ) -> tuple[Behaviour, Snapshot | None]:
+    def _scripted(
+        self, credential: str, state: _Key, record: RecordedRequest
+    ) -> tuple[Behaviour, tuple[int, _Queued] | None]:
+        """Queue, then when() rules, then the key's script for the model, then the key's own script; with the
+        queue position the behaviour was taken from."""
+        for i, entry in enumerate(self._queue):
+            key, model, behaviour = entry
+            if (key is None or key == credential) and (model is None or model == record.model):
+                del self._queue[i]
+                return behaviour, (i, entry)
+        for predicate, rule_script in self._rules:
+            if predicate(record):
+                return rule_script.next(), None
+        script = state.models.get(record.model) if record.model is not None else None
+        return (script or state.script).next(), None
+
+    def _choose(self, credential: str, state: _Key, record: RecordedRequest) -> tuple[Behaviour, Snapshot | None]:
         """The behaviour for one request with a registered key, and its rate-limit state (under the lock)."""
         if credential in self._revoked:
             return invalid_key(), None
-        script = state.models.get(model) if model is not None else None
-        behaviour = (script or state.script).next()
-        if not isinstance(behaviour, Ok):
+        behaviour, queued = self._scripted(credential, state, record)
+        model, stream, provider, body = record.model, record.stream, record.provider, record.body
+        if not isinstance(behaviour, Ok | Reply):
             return behaviour, None
         snapshot: Snapshot | None = None
         if self._limits.rules:
@@ -620,7 +675,11 @@ class MockProvider:
             snapshot = admitted
         faults = self._faults
         if faults is not None and faults.applies_to(credential):
-            return faults.draw(credential, stream, self._revoked) or behaviour, snapshot
+            fault = faults.draw(credential, stream, self._revoked)
+            if fault is not None:
+                if queued is not None:  # the queued reply is for the attempt that gets through
+                    self._queue.insert(*queued)
+                return fault, snapshot
         return behaviour, snapshot
 
     def _upload_start(self, path: str, label: str) -> Answer:
@@ -703,15 +762,15 @@ class MockProvider:
             conn.send_cut(*self._ok_answer(req), then="close", keep=behaviour.events)
             return
         final = (
-            self._ok_answer(req)
-            if isinstance(behaviour, Ok)
+            self._ok_answer(req, behaviour if isinstance(behaviour, Reply) else None)
+            if isinstance(behaviour, Ok | Reply)
             else behaviour_error(behaviour, req.provider, req.credential)
         )
         assert final is not None
         conn._send(*final, close=req.close)
 
-    def _ok_answer(self, req: _Request) -> Answer | ErrorResponse:
-        text = f"served by {req.label}"
+    def _ok_answer(self, req: _Request, scripted: Reply | None = None) -> Answer | ErrorResponse:
+        text = (scripted or _DEFAULT_REPLY).for_label(req.label)
         method, path, headers, body = req.method, req.path, req.headers, req.body
         answer: Answer | ErrorResponse | None
         if req.provider == OPENAI:

@@ -8,7 +8,22 @@ from typing import Any, Final
 from urllib.parse import unquote
 
 from ._behaviours import ANTHROPIC, Headers, request_id
-from ._common import JSON_HEADER, SSE_HEADERS, Answer, bad_json, dumps, ids, load, sse, text_pieces, tokens
+from ._common import (
+    JSON_HEADER,
+    SSE_HEADERS,
+    Answer,
+    arg_pieces,
+    bad_json,
+    call_id,
+    dumps,
+    ids,
+    load,
+    sse,
+    text_pieces,
+    tokens,
+    usage_of,
+)
+from ._replies import Reply
 
 __all__ = ["MODELS", "route"]
 
@@ -29,18 +44,23 @@ def _anthropic_ok(headers: Iterable[tuple[str, str]]) -> Headers:
     return [*headers, *default_ratelimit_headers(), request_id(ANTHROPIC)]
 
 
-def _anthropic_messages(req: dict[str, Any], text: str, body: bytes) -> Answer:
+def _anthropic_messages(req: dict[str, Any], reply: Reply, body: bytes) -> Answer:
     model = str(req.get("model") or MODELS[0])
     mid = f"msg_mock{next(ids)}"
-    prompt, completion = tokens(body), len(text.split(" "))
+    prompt, completion = usage_of(reply, body)
+    content = reply.content
+    blocks: list[dict[str, Any]] = [] if content is None else [{"type": "text", "text": content}]
+    for call in reply.tool_calls:
+        blocks.append({"type": "tool_use", "id": call_id(call, "toolu_"), "name": call.name, "input": call.args()})
+    stop = "tool_use" if reply.tool_calls else "end_turn"
     if not req.get("stream"):
         payload = {
             "id": mid,
             "type": "message",
             "role": "assistant",
             "model": model,
-            "content": [{"type": "text", "text": text}],
-            "stop_reason": "end_turn",
+            "content": blocks,
+            "stop_reason": stop,
             "stop_sequence": None,
             "usage": {"input_tokens": prompt, "output_tokens": completion},
         }
@@ -55,23 +75,29 @@ def _anthropic_messages(req: dict[str, Any], text: str, body: bytes) -> Answer:
         "stop_sequence": None,
         "usage": {"input_tokens": prompt, "output_tokens": 1},
     }
-    events = [
-        sse({"type": "message_start", "message": start}, "message_start"),
-        sse(
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-            "content_block_start",
-        ),
-        sse({"type": "ping"}, "ping"),
-    ]
-    for piece in text_pieces(text):
-        delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
-        events.append(sse(delta, "content_block_delta"))
+    events = [sse({"type": "message_start", "message": start}, "message_start")]
+    for index, block in enumerate(blocks):
+        if block["type"] == "text":
+            opened: dict[str, Any] = {"type": "text", "text": ""}
+            deltas = [{"type": "text_delta", "text": piece} for piece in text_pieces(block["text"])]
+        else:
+            opened = block | {"input": {}}
+            deltas = [
+                {"type": "input_json_delta", "partial_json": p} for p in arg_pieces(dumps(block["input"]).decode())
+            ]
+        events.append(
+            sse({"type": "content_block_start", "index": index, "content_block": opened}, "content_block_start")
+        )
+        if index == 0:
+            events.append(sse({"type": "ping"}, "ping"))
+        for delta in deltas:
+            events.append(sse({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta"))
+        events.append(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
     events += [
-        sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
         sse(
             {
                 "type": "message_delta",
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "delta": {"stop_reason": stop, "stop_sequence": None},
                 "usage": {"output_tokens": completion},
             },
             "message_delta",
@@ -91,12 +117,13 @@ def _anthropic_model(model_id: str) -> dict[str, Any]:
     }
 
 
-def route(method: str, path: str, body: bytes, text: str) -> Answer | None:
+def route(method: str, path: str, body: bytes, reply: Reply) -> Answer | None:
+    """The answer to an Anthropic request (``None``: not a path the mock serves)."""
     if method == "POST" and path == "/v1/messages":
         req = load(body)
         if req is None:
             return bad_json(ANTHROPIC)
-        return _anthropic_messages(req, text, body)
+        return _anthropic_messages(req, reply, body)
     if method == "POST" and path == "/v1/messages/count_tokens":
         return 200, _anthropic_ok([JSON_HEADER]), dumps({"input_tokens": tokens(body)})
     if method == "GET" and path == "/v1/models":

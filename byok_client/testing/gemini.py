@@ -6,15 +6,28 @@ from typing import Any, Final
 from urllib.parse import unquote
 
 from ._behaviours import GEMINI
-from ._common import EMBEDDING, GOOGLE_JSON_HEADER, Answer, bad_json, dumps, ids, load, sse, text_pieces, tokens
+from ._common import (
+    EMBEDDING,
+    GOOGLE_JSON_HEADER,
+    Answer,
+    bad_json,
+    dumps,
+    ids,
+    load,
+    sse,
+    text_pieces,
+    tokens,
+    usage_of,
+)
+from ._replies import Reply
 
 __all__ = ["MODELS", "route"]
 
 MODELS: Final = ("gemini-2.5-flash", "text-embedding-004")
 
 
-def _gemini_generate(model: str, text: str, body: bytes, stream: bool, as_sse: bool) -> Answer:
-    prompt, completion = tokens(body), len(text.split(" "))
+def _gemini_generate(model: str, reply: Reply, body: bytes, stream: bool, as_sse: bool) -> Answer:
+    prompt, completion = usage_of(reply, body)
     usage = {
         "promptTokenCount": prompt,
         "candidatesTokenCount": completion,
@@ -22,16 +35,25 @@ def _gemini_generate(model: str, text: str, body: bytes, stream: bool, as_sse: b
         "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt}],
     }
     response_id = f"mock{next(ids)}"
+    calls = [{"functionCall": {"name": c.name, "args": c.args()}} for c in reply.tool_calls]
+    for part, call in zip(calls, reply.tool_calls, strict=True):
+        if call.id is not None:
+            part["functionCall"]["id"] = call.id
 
-    def response(part: str, last: bool) -> dict[str, Any]:
-        candidate: dict[str, Any] = {"content": {"parts": [{"text": part}], "role": "model"}, "index": 0}
+    def response(parts: list[dict[str, Any]], last: bool) -> dict[str, Any]:
+        candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
         if last:
             candidate["finishReason"] = "STOP"
         return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model, "responseId": response_id}
 
+    content = reply.content
     if not stream:
-        return 200, [GOOGLE_JSON_HEADER], dumps(response(text, True))
-    pieces = text_pieces(text)
+        parts = ([] if content is None else [{"text": content}]) + calls
+        return 200, [GOOGLE_JSON_HEADER], dumps(response(parts, True))
+    # text arrives in pieces; function calls come whole, in one chunk (Gemini does not stream their arguments)
+    pieces: list[list[dict[str, Any]]] = [] if content is None else [[{"text": p}] for p in text_pieces(content)]
+    if calls:
+        pieces.append(calls)
     chunks = [response(p, i == len(pieces) - 1) for i, p in enumerate(pieces)]
     if as_sse:
         return 200, [("content-type", "text/event-stream"), ("cache-control", "no-cache")], [sse(c) for c in chunks]
@@ -50,7 +72,8 @@ def _gemini_model(model_id: str) -> dict[str, Any]:
     }
 
 
-def route(method: str, path: str, query: str, body: bytes, text: str) -> Answer | None:
+def route(method: str, path: str, query: str, body: bytes, reply: Reply) -> Answer | None:
+    """The answer to a Gemini request (``None``: not a path the mock serves)."""
     # /{version}/models[/{model}[:{action}]]
     version, _, rest = path[1:].partition("/")
     if not version.startswith("v") or not rest.startswith("models"):
@@ -71,9 +94,9 @@ def route(method: str, path: str, query: str, body: bytes, text: str) -> Answer 
     if req is None:
         return bad_json(GEMINI)
     if action == "generateContent":
-        return _gemini_generate(model, text, body, stream=False, as_sse=False)
+        return _gemini_generate(model, reply, body, stream=False, as_sse=False)
     if action == "streamGenerateContent":
-        return _gemini_generate(model, text, body, stream=True, as_sse="alt=sse" in query)
+        return _gemini_generate(model, reply, body, stream=True, as_sse="alt=sse" in query)
     if action == "countTokens":
         return 200, [GOOGLE_JSON_HEADER], dumps({"totalTokens": tokens(body)})
     if action == "embedContent":

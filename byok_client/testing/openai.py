@@ -15,14 +15,18 @@ from ._common import (
     JSON_HEADER,
     SSE_HEADERS,
     Answer,
+    arg_pieces,
     bad_json,
+    call_id,
     dumps,
     ids,
     load,
     sse,
     text_pieces,
     tokens,
+    usage_of,
 )
+from ._replies import Reply
 
 __all__ = ["DEFAULT_RATELIMIT_HEADERS", "MODELS", "route"]
 
@@ -42,19 +46,26 @@ def _openai_ok(headers: Iterable[tuple[str, str]]) -> Headers:
     return [*headers, *DEFAULT_RATELIMIT_HEADERS, request_id(OPENAI)]
 
 
-def _openai_chat(req: dict[str, Any], model: str, text: str, body: bytes) -> Answer:
+def _openai_chat(req: dict[str, Any], model: str, reply: Reply, body: bytes) -> Answer:
     cid = f"chatcmpl-mock{next(ids)}"
     created = int(time.time())
-    prompt, completion = tokens(body), len(text.split(" "))
+    prompt, completion = usage_of(reply, body)
     usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    content = reply.content
+    calls = [(call_id(c, "call_"), c) for c in reply.tool_calls]
+    finish = "tool_calls" if calls else "stop"
     if not req.get("stream"):
-        message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None, "annotations": []}
+        message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None, "annotations": []}
+        if calls:
+            message["tool_calls"] = [
+                {"id": i, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for i, c in calls
+            ]
         payload = {
             "id": cid,
             "object": "chat.completion",
             "created": created,
             "model": model,
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
             "usage": usage,
             "service_tier": "default",
             "system_fingerprint": "fp_mock",
@@ -65,40 +76,62 @@ def _openai_chat(req: dict[str, Any], model: str, text: str, body: bytes) -> Ans
     base |= {"service_tier": "default", "system_fingerprint": "fp_mock"}
     extra = {"usage": None} if include_usage else {}
 
-    def chunk(delta: dict[str, Any], finish: str | None) -> bytes:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+    def chunk(delta: dict[str, Any], finish_reason: str | None) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
         return sse(base | {"choices": [choice]} | extra)
 
-    events = [chunk({"role": "assistant", "content": "", "refusal": None}, None)]
-    events += [chunk({"content": piece}, None) for piece in text_pieces(text)]
-    events.append(chunk({}, "stop"))
+    events = [chunk({"role": "assistant", "content": "" if content is not None else None, "refusal": None}, None)]
+    if content is not None:
+        events += [chunk({"content": piece}, None) for piece in text_pieces(content)]
+    for index, (tid, call) in enumerate(calls):
+        head = {"index": index, "id": tid, "type": "function", "function": {"name": call.name, "arguments": ""}}
+        events.append(chunk({"tool_calls": [head]}, None))
+        for piece in arg_pieces(call.arguments):
+            events.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}, None))
+    events.append(chunk({}, finish))
     if include_usage:
         events.append(sse(base | {"choices": [], "usage": usage}))
     events.append(b"data: [DONE]\n\n")
     return 200, _openai_ok(SSE_HEADERS), events
 
 
-def _openai_response(req: dict[str, Any], model: str, text: str, body: bytes) -> Answer:
+def _openai_response(req: dict[str, Any], model: str, reply: Reply, body: bytes) -> Answer:
     """The Responses API (``POST /v1/responses``), plain or streamed as its typed SSE events."""
-    rid, mid = f"resp_mock{next(ids)}", f"msg_mock{next(ids)}"
-    prompt, completion = tokens(body), len(text.split(" "))
-    part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-    item = {"type": "message", "id": mid, "status": "completed", "role": "assistant", "content": [part]}
+    rid = f"resp_mock{next(ids)}"
+    prompt, completion = usage_of(reply, body)
+    content = reply.content
+    output: list[dict[str, Any]] = []
+    if content is not None:
+        part = {"type": "output_text", "text": content, "annotations": [], "logprobs": []}
+        mid = f"msg_mock{next(ids)}"
+        output.append({"type": "message", "id": mid, "status": "completed", "role": "assistant", "content": [part]})
+    for call in reply.tool_calls:
+        output.append(
+            {
+                "type": "function_call",
+                "id": f"fc_mock{next(ids)}",
+                "call_id": call_id(call, "call_"),
+                "name": call.name,
+                "arguments": call.arguments,
+                "status": "completed",
+            }
+        )
+    text_format = (req.get("text") or {}).get("format") if isinstance(req.get("text"), dict) else None
     response: dict[str, Any] = {
         "id": rid,
         "object": "response",
         "created_at": int(time.time()),
         "status": "completed",
         "model": model,
-        "output": [item],
+        "output": output,
         "parallel_tool_calls": True,
         "tool_choice": "auto",
-        "tools": [],
+        "tools": req.get("tools") or [],
         "error": None,
         "incomplete_details": None,
         "instructions": None,
         "metadata": {},
-        "text": {"format": {"type": "text"}},
+        "text": {"format": text_format or {"type": "text"}},
         "usage": {
             "input_tokens": prompt,
             "input_tokens_details": {"cached_tokens": 0},
@@ -115,20 +148,32 @@ def _openai_response(req: dict[str, Any], model: str, text: str, body: bytes) ->
         return sse({"type": type_, "sequence_number": next(seq), **fields}, type_)
 
     started = response | {"status": "in_progress", "output": [], "usage": None}
-    where = {"item_id": mid, "output_index": 0, "content_index": 0}
-    events = [
-        event("response.created", response=started),
-        event("response.in_progress", response=started),
-        event("response.output_item.added", output_index=0, item=item | {"status": "in_progress", "content": []}),
-        event("response.content_part.added", part=part | {"text": ""}, **where),
-    ]
-    events += [event("response.output_text.delta", delta=p, logprobs=[], **where) for p in text_pieces(text)]
-    events += [
-        event("response.output_text.done", text=text, logprobs=[], **where),
-        event("response.content_part.done", part=part, **where),
-        event("response.output_item.done", output_index=0, item=item),
-        event("response.completed", response=response),
-    ]
+    events = [event("response.created", response=started), event("response.in_progress", response=started)]
+    for index, item in enumerate(output):
+        if item["type"] == "message":
+            part = item["content"][0]
+            text = part["text"]
+            where = {"item_id": item["id"], "output_index": index, "content_index": 0}
+            added = item | {"status": "in_progress", "content": []}
+            events += [
+                event("response.output_item.added", output_index=index, item=added),
+                event("response.content_part.added", part=part | {"text": ""}, **where),
+            ]
+            events += [event("response.output_text.delta", delta=p, logprobs=[], **where) for p in text_pieces(text)]
+            events += [
+                event("response.output_text.done", text=text, logprobs=[], **where),
+                event("response.content_part.done", part=part, **where),
+            ]
+        else:
+            where = {"item_id": item["id"], "output_index": index}
+            added = item | {"status": "in_progress", "arguments": ""}
+            events.append(event("response.output_item.added", output_index=index, item=added))
+            events += [
+                event("response.function_call_arguments.delta", delta=p, **where) for p in arg_pieces(item["arguments"])
+            ]
+            events.append(event("response.function_call_arguments.done", arguments=item["arguments"], **where))
+        events.append(event("response.output_item.done", output_index=index, item=item))
+    events.append(event("response.completed", response=response))
     return 200, _openai_ok(SSE_HEADERS), events
 
 
@@ -199,7 +244,8 @@ def _openai_model(model_id: str) -> dict[str, Any]:
     return {"id": model_id, "object": "model", "created": 1721172741, "owned_by": "system"}
 
 
-def route(method: str, path: str, headers: dict[str, str], body: bytes, text: str) -> Answer | None:
+def route(method: str, path: str, headers: dict[str, str], body: bytes, reply: Reply) -> Answer | None:
+    """The answer to an OpenAI request (``None``: not a path the mock serves)."""
     deployment = None
     if path.startswith("/openai/deployments/"):
         deployment, _, rest = path[len("/openai/deployments/") :].partition("/")
@@ -212,9 +258,9 @@ def route(method: str, path: str, headers: dict[str, str], body: bytes, text: st
             return bad_json(OPENAI)
         model = deployment or str(req.get("model") or MODELS[0])
         if path == "/v1/chat/completions":
-            return _openai_chat(req, model, text, body)
+            return _openai_chat(req, model, reply, body)
         if path == "/v1/responses":
-            return _openai_response(req, model, text, body)
+            return _openai_response(req, model, reply, body)
         return _openai_embeddings(req, model, body)
     if method == "POST" and path == "/v1/files":
         return _openai_file(headers, body)
