@@ -13,19 +13,27 @@ from typing import Any, Final
 __all__ = [
     "BadRequest",
     "Behaviour",
+    "ConnectionReset",
     "Delay",
     "InvalidKey",
     "Ok",
     "QuotaExhausted",
     "RateLimited",
+    "ResetMidBody",
     "ServerError",
+    "Stall",
+    "TruncatedStream",
     "bad_request",
+    "connection_reset",
     "delay",
     "invalid_key",
     "ok",
     "quota_exhausted",
     "rate_limited",
+    "reset_mid_body",
     "server_error",
+    "stall",
+    "truncated_stream",
 ]
 
 Headers = list[tuple[str, str]]
@@ -97,6 +105,35 @@ class Delay(Behaviour):
     then: Behaviour = field(default_factory=Ok)
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectionReset(Behaviour):
+    """Reset the TCP connection before any byte of the answer (see :func:`connection_reset`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResetMidBody(Behaviour):
+    """Send the status line and headers of the answer ``status`` would give, part of its body, then reset
+    (see :func:`reset_mid_body`)."""
+
+    status: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Stall(Behaviour):
+    """Send the status line and headers, then no body byte for ``seconds``, then reset (see :func:`stall`)."""
+
+    seconds: float
+    status: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class TruncatedStream(Behaviour):
+    """Send the first ``events`` events of a streamed answer, then close without the rest (see
+    :func:`truncated_stream`)."""
+
+    events: int | None = None
+
+
 _OK: Final = Ok()
 
 
@@ -151,6 +188,64 @@ def delay(seconds: float, then: Behaviour | None = None) -> Delay:
     if seconds < 0:
         raise ValueError("delay seconds must be >= 0")
     return Delay(float(seconds), _OK if then is None else then)
+
+
+def connection_reset() -> ConnectionReset:
+    """Reset the connection (TCP RST) before sending any response byte: SDKs raise their connection error."""
+    return ConnectionReset()
+
+
+def _check_status(status: int) -> int:
+    if status != 200 and status not in (429, 401) and not 500 <= status <= 599:
+        raise ValueError(f"status must be 200, 401, 429 or 5xx, got {status}")
+    return status
+
+
+def reset_mid_body(status: int = 200) -> ResetMidBody:
+    """Send the head of the answer (200: the normal one; 429, 401, 5xx: that error's shape), half its body, then
+    reset the connection."""
+    return ResetMidBody(_check_status(status))
+
+
+def stall(seconds: float, status: int = 200) -> Stall:
+    """Send the head of the answer (as :func:`reset_mid_body`), then nothing for ``seconds`` (choose it longer than
+    the client's read timeout), then reset the connection."""
+    if seconds < 0:
+        raise ValueError("stall seconds must be >= 0")
+    return Stall(float(seconds), _check_status(status))
+
+
+def truncated_stream(events: int | None = None) -> TruncatedStream:
+    """Send the first ``events`` chunks of a streamed answer (default: half), then close the connection cleanly
+    without the final event or the terminating chunk. A non-streamed answer is cut after half its body."""
+    if events is not None and events < 0:
+        raise ValueError("truncated_stream events must be >= 0")
+    return TruncatedStream(events)
+
+
+def fault_name(behaviour: Behaviour) -> str | None:
+    """The fault kind a behaviour applies, as recorded in :attr:`RecordedRequest.fault` (``None`` for an answer)."""
+    while isinstance(behaviour, Delay):
+        behaviour = behaviour.then
+    if isinstance(behaviour, RateLimited):
+        return "429"
+    if isinstance(behaviour, ServerError):
+        return str(behaviour.status)
+    if isinstance(behaviour, InvalidKey):
+        return "401"
+    if isinstance(behaviour, QuotaExhausted):
+        return "quota"
+    if isinstance(behaviour, BadRequest):
+        return "400"
+    if isinstance(behaviour, ConnectionReset):
+        return "reset"
+    if isinstance(behaviour, ResetMidBody):
+        return "reset_mid_body"
+    if isinstance(behaviour, Stall):
+        return "stall"
+    if isinstance(behaviour, TruncatedStream):
+        return "truncated_stream"
+    return None
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -1,54 +1,69 @@
-"""A small, fast HTTP/1.1 server that imitates the OpenAI, Anthropic and Gemini REST APIs for tests.
+"""MockProvider: a local server that answers like the OpenAI, Anthropic and Gemini APIs, with a script per key.
 
-Pure standard library: one asyncio event loop in one daemon thread, HTTP/1.1 parsed by hand in an
-:class:`asyncio.Protocol` (keep-alive, ``Content-Length`` and chunked request bodies, chunked SSE responses).
+Pure standard library: one asyncio event loop in one daemon thread; HTTP/1.1 lives in :mod:`._http`, each
+provider's routes and payloads in :mod:`.openai`, :mod:`.anthropic` and :mod:`.gemini`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import itertools
+import dataclasses
 import json
-import re
-import struct
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import parse_qs, unquote
 
+from . import anthropic, gemini, openai
 from ._behaviours import (
     ANTHROPIC,
     GEMINI,
     OPENAI,
     Behaviour,
+    ConnectionReset,
     Delay,
     ErrorResponse,
-    Headers,
     Ok,
-    bad_request,
+    ResetMidBody,
+    Stall,
+    TruncatedStream,
     behaviour_error,
+    fault_name,
+    invalid_key,
     invalid_key_error,
     missing_key_error,
     multiple_credentials_error,
     not_found_error,
     ok,
-    request_id,
+    rate_limited,
+    server_error,
 )
+from ._common import GOOGLE_JSON_HEADER, Answer, dumps, load
+from ._faults import FAULT_KINDS, FaultInjector
+from ._http import CREDENTIAL_HEADERS, Connection
+from ._ratelimit import BucketLimited, Limits, RateLimitRule, Snapshot, limited_error, request_cost, snapshot_headers
+from ._replies import Reply
 
 __all__ = ["MockProvider", "RecordedRequest"]
 
 NO_KEY_LABEL: Final = "<none>"
 UNKNOWN_KEY_LABEL: Final = "<unknown>"
 MULTIPLE_KEYS_LABEL: Final = "<multiple>"
+_DEFAULT_REPLY: Final = Reply()
+_RESET_GRACE: Final = 0.05
+"""Seconds between a cut body and the reset, so the client has read the head (a reset discards unread data)."""
 
-_CREDENTIAL_HEADERS: Final = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key"})
-_MAX_HEAD: Final = 64 * 1024
-_REASONS: Final = {s.value: s.phrase for s in HTTPStatus} | {529: "Site Overloaded"}
+
+def _status_behaviour(status: int) -> Behaviour:
+    if status == 429:
+        return rate_limited(retry_after=1)
+    if status == 401:
+        return invalid_key()
+    return server_error(status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +84,16 @@ class RecordedRequest:
     """The request body exactly as received (de-chunked)."""
     provider: str
     """``"openai"``, ``"anthropic"`` or ``"gemini"``: which API the mock decided the request was for."""
+    model: str | None = None
+    """The model asked for (the body's ``model``, the Gemini path's or the Azure deployment), if any."""
+    stream: bool = False
+    """Whether a streamed answer was asked for."""
+    timestamp: float = 0.0
+    """``time.monotonic()`` when the request was fully received."""
+    fault: str | None = None
+    """The fault applied to it (``"429"``, ``"500"``, ``"401"``, ``"reset"``, ``"stall"``, ... see
+    :data:`~byok_client.testing.FAULT_KINDS`; also ``"quota"`` and ``"400"``), scripted or injected; ``None`` when
+    it was answered normally (or the key was missing or unknown)."""
 
     def json(self) -> Any:
         """The body parsed as JSON."""
@@ -76,342 +101,63 @@ class RecordedRequest:
 
     def __repr__(self) -> str:
         redacted = f"<{self.label}>"
-        headers = {k: (redacted if k in _CREDENTIAL_HEADERS else v) for k, v in self.headers.items()}
+        headers = {k: (redacted if k in CREDENTIAL_HEADERS else v) for k, v in self.headers.items()}
         query = self.query
         if "key=" in query:
             query = "&".join(f"key={redacted}" if part.startswith("key=") else part for part in query.split("&"))
         body = self.body if len(self.body) <= 200 else self.body[:200] + b"..."
         return (
             f"RecordedRequest(label={self.label!r}, provider={self.provider!r}, method={self.method!r}, "
-            f"path={self.path!r}, query={query!r}, headers={headers!r}, body={body!r})"
+            f"path={self.path!r}, query={query!r}, headers={headers!r}, body={body!r}, model={self.model!r}, "
+            f"stream={self.stream!r}, timestamp={self.timestamp!r}, fault={self.fault!r})"
         )
 
 
+class _Script:
+    """A sequence of behaviours: each request consumes the next one and the last repeats forever."""
+
+    __slots__ = ("behaviours", "index")
+
+    def __init__(self, behaviours: tuple[Behaviour, ...]) -> None:
+        self.behaviours = behaviours
+        self.index = 0
+
+    def next(self) -> Behaviour:
+        index = self.index
+        if index + 1 < len(self.behaviours):
+            self.index = index + 1
+        return self.behaviours[index]
+
+
 class _Key:
-    __slots__ = ("index", "label", "script")
+    __slots__ = ("label", "models", "script")
 
     def __init__(self, label: str, script: tuple[Behaviour, ...]) -> None:
         self.label = label
-        self.script = script
-        self.index = 0
+        self.script = _Script(script)
+        self.models: dict[str, _Script] = {}  # scripts scoped to one model win over the key's own
 
 
-# --------------------------------------------------------------------------------------------------------------------
-# OK payloads
-# --------------------------------------------------------------------------------------------------------------------
-
-_ids = itertools.count(1)
-_EMBEDDING: Final = [0.125, -0.25, 0.375, -0.5, 0.625, -0.75, 0.875, -1.0]
-_EMBEDDING_B64: Final = base64.b64encode(struct.pack("<8f", *_EMBEDDING)).decode()
-_JSON_HEADER: Final = ("content-type", "application/json")
-_GOOGLE_JSON_HEADER: Final = ("content-type", "application/json; charset=UTF-8")
-_SSE_HEADERS: Final = [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache")]
-_OPENAI_OK_HEADERS: Final = [
-    ("x-ratelimit-limit-requests", "10000"),
-    ("x-ratelimit-remaining-requests", "9999"),
-    ("x-ratelimit-reset-requests", "6ms"),
-    ("x-ratelimit-limit-tokens", "10000000"),
-    ("x-ratelimit-remaining-tokens", "9999990"),
-    ("x-ratelimit-reset-tokens", "0s"),
-]
-_OPENAI_MODELS: Final = ("gpt-4o-mini", "text-embedding-3-small")
-_ANTHROPIC_MODELS: Final = ("claude-sonnet-4-5", "claude-haiku-4-5")
-_GEMINI_MODELS: Final = ("gemini-2.5-flash", "text-embedding-004")
-
-# (status, headers, body) where a list body is sent as chunked transfer encoding, one chunk per item.
-_Answer = tuple[int, Headers, bytes | list[bytes]]
+_Queued = tuple[str | None, str | None, Behaviour]
+"""A queued behaviour: (key or None, model or None, behaviour)."""
 
 
-_encode: Final = json.JSONEncoder(separators=(",", ":")).encode
+@dataclass(slots=True)
+class _Request:
+    """A request being answered (event-loop thread)."""
 
-
-def _dumps(obj: Any) -> bytes:
-    return _encode(obj).encode()
-
-
-def _text_pieces(text: str) -> list[str]:
-    words = text.split(" ")
-    return [words[0]] + [" " + w for w in words[1:]]
-
-
-def _tokens(body: bytes) -> int:
-    return max(1, len(body) // 4)
-
-
-def _sse(data: Any, event: str | None = None) -> bytes:
-    payload = b"data: " + _dumps(data) + b"\n\n"
-    return payload if event is None else b"event: " + event.encode() + b"\n" + payload
-
-
-def _openai_ok(headers: Headers) -> Headers:
-    return headers + _OPENAI_OK_HEADERS + [request_id(OPENAI)]
-
-
-def _anthropic_ok(headers: Headers) -> Headers:
-    reset = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
-    return [
-        *headers,
-        ("anthropic-ratelimit-requests-limit", "4000"),
-        ("anthropic-ratelimit-requests-remaining", "3999"),
-        ("anthropic-ratelimit-requests-reset", reset),
-        request_id(ANTHROPIC),
-    ]
-
-
-def _openai_chat(req: dict[str, Any], model: str, text: str, body: bytes) -> _Answer:
-    cid = f"chatcmpl-mock{next(_ids)}"
-    created = int(time.time())
-    prompt, completion = _tokens(body), len(text.split(" "))
-    usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-    if not req.get("stream"):
-        message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None, "annotations": []}
-        payload = {
-            "id": cid,
-            "object": "chat.completion",
-            "created": created,
-            "model": model,
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
-            "usage": usage,
-            "service_tier": "default",
-            "system_fingerprint": "fp_mock",
-        }
-        return 200, _openai_ok([_JSON_HEADER]), _dumps(payload)
-    include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
-    base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model}
-    base |= {"service_tier": "default", "system_fingerprint": "fp_mock"}
-    extra = {"usage": None} if include_usage else {}
-
-    def chunk(delta: dict[str, Any], finish: str | None) -> bytes:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-        return _sse(base | {"choices": [choice]} | extra)
-
-    events = [chunk({"role": "assistant", "content": "", "refusal": None}, None)]
-    events += [chunk({"content": piece}, None) for piece in _text_pieces(text)]
-    events.append(chunk({}, "stop"))
-    if include_usage:
-        events.append(_sse(base | {"choices": [], "usage": usage}))
-    events.append(b"data: [DONE]\n\n")
-    return 200, _openai_ok(list(_SSE_HEADERS)), events
-
-
-def _openai_response(req: dict[str, Any], model: str, text: str, body: bytes) -> _Answer:
-    """The Responses API (``POST /v1/responses``), plain or streamed as its typed SSE events."""
-    rid, mid = f"resp_mock{next(_ids)}", f"msg_mock{next(_ids)}"
-    prompt, completion = _tokens(body), len(text.split(" "))
-    part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-    item = {"type": "message", "id": mid, "status": "completed", "role": "assistant", "content": [part]}
-    response: dict[str, Any] = {
-        "id": rid,
-        "object": "response",
-        "created_at": int(time.time()),
-        "status": "completed",
-        "model": model,
-        "output": [item],
-        "parallel_tool_calls": True,
-        "tool_choice": "auto",
-        "tools": [],
-        "error": None,
-        "incomplete_details": None,
-        "instructions": None,
-        "metadata": {},
-        "text": {"format": {"type": "text"}},
-        "usage": {
-            "input_tokens": prompt,
-            "input_tokens_details": {"cached_tokens": 0},
-            "output_tokens": completion,
-            "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": prompt + completion,
-        },
-    }
-    if not req.get("stream"):
-        return 200, _openai_ok([_JSON_HEADER]), _dumps(response)
-    seq = itertools.count()
-
-    def event(type_: str, **fields: Any) -> bytes:
-        return _sse({"type": type_, "sequence_number": next(seq), **fields}, type_)
-
-    started = response | {"status": "in_progress", "output": [], "usage": None}
-    where = {"item_id": mid, "output_index": 0, "content_index": 0}
-    events = [
-        event("response.created", response=started),
-        event("response.in_progress", response=started),
-        event("response.output_item.added", output_index=0, item=item | {"status": "in_progress", "content": []}),
-        event("response.content_part.added", part=part | {"text": ""}, **where),
-    ]
-    events += [event("response.output_text.delta", delta=p, logprobs=[], **where) for p in _text_pieces(text)]
-    events += [
-        event("response.output_text.done", text=text, logprobs=[], **where),
-        event("response.content_part.done", part=part, **where),
-        event("response.output_item.done", output_index=0, item=item),
-        event("response.completed", response=response),
-    ]
-    return 200, _openai_ok(list(_SSE_HEADERS)), events
-
-
-def _openai_embeddings(req: dict[str, Any], model: str, body: bytes) -> _Answer:
-    inp = req.get("input")
-    # a string, a token array, or a list of either
-    count = len(inp) if isinstance(inp, list) and inp and not all(isinstance(x, int) for x in inp) else 1
-    vector: Any = _EMBEDDING_B64 if req.get("encoding_format") == "base64" else _EMBEDDING
-    data = [{"object": "embedding", "index": i, "embedding": vector} for i in range(count)]
-    tokens = _tokens(body)
-    payload = {
-        "object": "list",
-        "data": data,
-        "model": model,
-        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-    }
-    return 200, _openai_ok([_JSON_HEADER]), _dumps(payload)
-
-
-def _multipart_parts(content_type: str, body: bytes) -> Iterable[tuple[dict[str, str], bytes]]:
-    boundary = ""
-    for param in content_type.split(";")[1:]:
-        name, _, value = param.strip().partition("=")
-        if name.lower() == "boundary":
-            boundary = value.strip('"')
-    if not boundary:
-        return
-    delimiter = b"--" + boundary.encode()
-    for raw in body.split(delimiter)[1:]:
-        if raw.startswith(b"--"):
-            break
-        head, _, content = raw.partition(b"\r\n\r\n")
-        if content.endswith(b"\r\n"):
-            content = content[:-2]
-        disposition: dict[str, str] = {}
-        for line in head.decode("utf-8", "replace").split("\r\n"):
-            hname, _, hvalue = line.partition(":")
-            if hname.strip().lower() != "content-disposition":
-                continue
-            for item in hvalue.split(";")[1:]:
-                key, _, val = item.strip().partition("=")
-                disposition[key.lower()] = val.strip('"')
-        yield disposition, content
-
-
-def _openai_file(headers: dict[str, str], body: bytes) -> _Answer:
-    filename, size, purpose = "upload", 0, "assistants"
-    for disposition, content in _multipart_parts(headers.get("content-type", ""), body):
-        if "filename" in disposition:
-            filename, size = disposition["filename"], len(content)
-        elif disposition.get("name") == "purpose":
-            purpose = content.decode("utf-8", "replace")
-    payload = {
-        "id": f"file-mock{next(_ids)}",
-        "object": "file",
-        "bytes": size,
-        "created_at": int(time.time()),
-        "filename": filename,
-        "purpose": purpose,
-        "status": "processed",
-        "expires_at": None,
-        "status_details": None,
-    }
-    return 200, _openai_ok([_JSON_HEADER]), _dumps(payload)
-
-
-def _openai_model(model_id: str) -> dict[str, Any]:
-    return {"id": model_id, "object": "model", "created": 1721172741, "owned_by": "system"}
-
-
-def _anthropic_messages(req: dict[str, Any], text: str, body: bytes) -> _Answer:
-    model = str(req.get("model") or _ANTHROPIC_MODELS[0])
-    mid = f"msg_mock{next(_ids)}"
-    prompt, completion = _tokens(body), len(text.split(" "))
-    if not req.get("stream"):
-        payload = {
-            "id": mid,
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": [{"type": "text", "text": text}],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": prompt, "output_tokens": completion},
-        }
-        return 200, _anthropic_ok([_JSON_HEADER]), _dumps(payload)
-    start: dict[str, Any] = {
-        "id": mid,
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": [],
-        "stop_reason": None,
-        "stop_sequence": None,
-        "usage": {"input_tokens": prompt, "output_tokens": 1},
-    }
-    events = [
-        _sse({"type": "message_start", "message": start}, "message_start"),
-        _sse(
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-            "content_block_start",
-        ),
-        _sse({"type": "ping"}, "ping"),
-    ]
-    for piece in _text_pieces(text):
-        delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
-        events.append(_sse(delta, "content_block_delta"))
-    events += [
-        _sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
-        _sse(
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                "usage": {"output_tokens": completion},
-            },
-            "message_delta",
-        ),
-        _sse({"type": "message_stop"}, "message_stop"),
-    ]
-    return 200, _anthropic_ok(list(_SSE_HEADERS)), events
-
-
-def _anthropic_model(model_id: str) -> dict[str, Any]:
-    return {
-        "type": "model",
-        "id": model_id,
-        "display_name": model_id.replace("-", " ").title(),
-        "created_at": "2025-09-29T00:00:00Z",
-        "lifecycle": "active",
-    }
-
-
-def _gemini_generate(model: str, text: str, body: bytes, stream: bool, sse: bool) -> _Answer:
-    prompt, completion = _tokens(body), len(text.split(" "))
-    usage = {
-        "promptTokenCount": prompt,
-        "candidatesTokenCount": completion,
-        "totalTokenCount": prompt + completion,
-        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt}],
-    }
-    response_id = f"mock{next(_ids)}"
-
-    def response(part: str, last: bool) -> dict[str, Any]:
-        candidate: dict[str, Any] = {"content": {"parts": [{"text": part}], "role": "model"}, "index": 0}
-        if last:
-            candidate["finishReason"] = "STOP"
-        return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model, "responseId": response_id}
-
-    if not stream:
-        return 200, [_GOOGLE_JSON_HEADER], _dumps(response(text, True))
-    pieces = _text_pieces(text)
-    chunks = [response(p, i == len(pieces) - 1) for i, p in enumerate(pieces)]
-    if sse:
-        return 200, [("content-type", "text/event-stream"), ("cache-control", "no-cache")], [_sse(c) for c in chunks]
-    return 200, [_GOOGLE_JSON_HEADER], [b"[" + b",\r\n".join(_dumps(c) for c in chunks) + b"]"]
-
-
-def _gemini_model(model_id: str) -> dict[str, Any]:
-    return {
-        "name": f"models/{model_id}",
-        "version": "001",
-        "displayName": model_id.replace("-", " ").title(),
-        "description": "A mock model.",
-        "inputTokenLimit": 1048576,
-        "outputTokenLimit": 65536,
-        "supportedGenerationMethods": ["generateContent", "countTokens"],
-    }
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+    provider: str
+    model: str | None
+    stream: bool
+    credential: str
+    label: str
+    close: bool
+    ratelimit: Snapshot | None = None
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -431,6 +177,22 @@ def _provider_of(path: str, headers: dict[str, str], query: str) -> str:
     return OPENAI
 
 
+def _model_and_stream(provider: str, path: str, body: bytes) -> tuple[str | None, bool]:
+    """The model a request asks for and whether it wants a stream (cheap: only JSON bodies are looked at)."""
+    if provider == GEMINI:
+        _, found, rest = path.partition("/models/")
+        name, _, action = rest.partition(":")
+        return (unquote(name) if found and name else None), action == "streamGenerateContent"
+    req = load(body) if body[:1] == b"{" else None
+    model: Any = None
+    if path.startswith("/openai/deployments/"):
+        model = path[len("/openai/deployments/") :].partition("/")[0]
+    elif req is not None:
+        model = req.get("model")
+    stream = bool(req.get("stream")) if req is not None else False
+    return (model if isinstance(model, str) else None), stream
+
+
 def _credential(headers: dict[str, str], query: str) -> str | None:
     auth = headers.get("authorization")
     if auth is not None:
@@ -446,316 +208,6 @@ def _credential(headers: dict[str, str], query: str) -> str | None:
     return None
 
 
-def _load(body: bytes) -> dict[str, Any] | None:
-    if not body:
-        return {}
-    try:
-        value = json.loads(body)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _bad_json(provider: str) -> ErrorResponse:
-    error = behaviour_error(bad_request(), provider, "")
-    assert error is not None
-    return error
-
-
-def _route_openai(method: str, path: str, headers: dict[str, str], body: bytes, text: str) -> _Answer | None:
-    deployment = None
-    if path.startswith("/openai/deployments/"):
-        deployment, _, rest = path[len("/openai/deployments/") :].partition("/")
-        path = "/v1/" + rest
-    elif path.startswith("/openai/v1/"):
-        path = path[len("/openai") :]
-    if method == "POST" and path in ("/v1/chat/completions", "/v1/embeddings", "/v1/responses"):
-        req = _load(body)
-        if req is None:
-            return _bad_json(OPENAI)
-        model = deployment or str(req.get("model") or _OPENAI_MODELS[0])
-        if path == "/v1/chat/completions":
-            return _openai_chat(req, model, text, body)
-        if path == "/v1/responses":
-            return _openai_response(req, model, text, body)
-        return _openai_embeddings(req, model, body)
-    if method == "POST" and path == "/v1/files":
-        return _openai_file(headers, body)
-    if method == "GET" and path == "/v1/models":
-        payload = {"object": "list", "data": [_openai_model(m) for m in _OPENAI_MODELS]}
-        return 200, _openai_ok([_JSON_HEADER]), _dumps(payload)
-    if method == "GET" and path.startswith("/v1/models/"):
-        return 200, _openai_ok([_JSON_HEADER]), _dumps(_openai_model(unquote(path[len("/v1/models/") :])))
-    return None
-
-
-def _route_anthropic(method: str, path: str, body: bytes, text: str) -> _Answer | None:
-    if method == "POST" and path == "/v1/messages":
-        req = _load(body)
-        if req is None:
-            return _bad_json(ANTHROPIC)
-        return _anthropic_messages(req, text, body)
-    if method == "POST" and path == "/v1/messages/count_tokens":
-        return 200, _anthropic_ok([_JSON_HEADER]), _dumps({"input_tokens": _tokens(body)})
-    if method == "GET" and path == "/v1/models":
-        data = [_anthropic_model(m) for m in _ANTHROPIC_MODELS]
-        payload = {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}
-        return 200, _anthropic_ok([_JSON_HEADER]), _dumps(payload)
-    if method == "GET" and path.startswith("/v1/models/"):
-        return 200, _anthropic_ok([_JSON_HEADER]), _dumps(_anthropic_model(unquote(path[len("/v1/models/") :])))
-    return None
-
-
-def _route_gemini(method: str, path: str, query: str, body: bytes, text: str) -> _Answer | None:
-    # /{version}/models[/{model}[:{action}]]
-    version, _, rest = path[1:].partition("/")
-    if not version.startswith("v") or not rest.startswith("models"):
-        return None
-    rest = unquote(rest)
-    if rest == "models":
-        if method != "GET":
-            return None
-        return 200, [_GOOGLE_JSON_HEADER], _dumps({"models": [_gemini_model(m) for m in _GEMINI_MODELS]})
-    if not rest.startswith("models/"):
-        return None
-    model, _, action = rest[len("models/") :].partition(":")
-    if not action:
-        return (200, [_GOOGLE_JSON_HEADER], _dumps(_gemini_model(model))) if method == "GET" else None
-    if method != "POST":
-        return None
-    req = _load(body)
-    if req is None:
-        return _bad_json(GEMINI)
-    if action == "generateContent":
-        return _gemini_generate(model, text, body, stream=False, sse=False)
-    if action == "streamGenerateContent":
-        return _gemini_generate(model, text, body, stream=True, sse="alt=sse" in query)
-    if action == "countTokens":
-        return 200, [_GOOGLE_JSON_HEADER], _dumps({"totalTokens": _tokens(body)})
-    if action == "embedContent":
-        return 200, [_GOOGLE_JSON_HEADER], _dumps({"embedding": {"values": _EMBEDDING}})
-    if action == "batchEmbedContents":
-        count = len(req.get("requests") or [None])
-        return 200, [_GOOGLE_JSON_HEADER], _dumps({"embeddings": [{"values": _EMBEDDING}] * count})
-    return None
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# HTTP/1.1
-# --------------------------------------------------------------------------------------------------------------------
-
-_HEADER_LINE: Final = re.compile(r"\r\n([^:\r\n]+):[ \t]*([^\r\n]*)")
-_HEAD, _BODY, _CHUNK_SIZE, _CHUNK_DATA, _TRAILER = range(5)
-
-
-class _Connection(asyncio.Protocol):
-    """One keep-alive HTTP/1.1 connection; requests are answered strictly in order."""
-
-    def __init__(self, mock: MockProvider) -> None:
-        self._mock = mock
-        self._transport: asyncio.Transport | None = None
-        self._buf = bytearray()
-        self._scan = 0
-        self._state = _HEAD
-        self._busy = False
-        self._task: asyncio.Task[None] | None = None
-        self._closed = False
-        # the request being read
-        self._method = ""
-        self._target = ""
-        self._headers: dict[str, str] = {}
-        self._ncred = 0
-        self._keep_alive = True
-        self._remaining = 0
-        self._chunks: list[bytes] = []
-
-    # -- asyncio.Protocol ------------------------------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        self._mock._connection_made(self)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._closed = True
-        self._mock._connection_lost(self)
-        if self._task is not None:
-            self._task.cancel()
-
-    def data_received(self, data: bytes) -> None:
-        self._buf += data
-        if not self._busy:
-            self._process()
-
-    def eof_received(self) -> bool | None:
-        return None  # close the transport
-
-    # -- parsing ---------------------------------------------------------------------------------------------------
-
-    def close(self) -> None:
-        if self._transport is not None:
-            self._transport.abort()
-
-    def _fail(self, status: int) -> None:
-        self._send(status, [("content-type", "text/plain")], HTTPStatus(status).phrase.encode(), close=True)
-
-    def _process(self) -> None:
-        while not self._busy and not self._closed:
-            body = self._parse()
-            if body is None:
-                return
-            try:
-                self._mock._handle(self, self._method, self._target, self._headers, self._ncred, body, self._keep_alive)
-            except Exception as exc:  # a bug in the mock: say so instead of silently dropping the connection
-                self._internal_error(exc)
-
-    def _internal_error(self, exc: Exception) -> None:
-        message = f"MockProvider internal error: {exc!r}".encode()
-        self._send(500, [("content-type", "text/plain")], message, close=True)
-
-    def _parse(self) -> bytes | None:
-        buf = self._buf
-        if self._state == _HEAD:
-            end = buf.find(b"\r\n\r\n", self._scan)
-            if end < 0:
-                if len(buf) > _MAX_HEAD:
-                    self._fail(431)
-                self._scan = max(0, len(buf) - 3)
-                return None
-            self._scan = 0
-            head = buf[:end].decode("latin-1").lstrip("\r\n")  # tolerate stray CRLF between requests
-            del buf[: end + 4]
-            if not head:
-                return self._parse()
-            line_end = head.find("\r\n")
-            parts = (head if line_end < 0 else head[:line_end]).split(" ")
-            if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-                self._fail(400)
-                return None
-            self._method, self._target, version = parts
-            pairs = _HEADER_LINE.findall(head)
-            if len(pairs) != head.count("\r\n"):
-                self._fail(400)
-                return None
-            headers: dict[str, str] = {}
-            ncred = 0
-            for name, value in pairs:
-                name = name.lower()
-                if name in _CREDENTIAL_HEADERS:
-                    ncred += 1
-                if name in headers:
-                    headers[name] += ", " + value.rstrip()
-                else:
-                    headers[name] = value.rstrip()
-            self._headers = headers
-            self._ncred = ncred
-            connection = headers.get("connection", "").lower()
-            self._keep_alive = "close" not in connection and (version != "HTTP/1.0" or "keep-alive" in connection)
-            if "chunked" in headers.get("transfer-encoding", "").lower():
-                self._state = _CHUNK_SIZE
-                self._chunks = []
-            else:
-                try:
-                    self._remaining = int(headers.get("content-length", "0"))
-                except ValueError:
-                    self._fail(400)
-                    return None
-                if self._remaining < 0:
-                    self._fail(400)
-                    return None
-                self._state = _BODY
-            if headers.get("expect", "").lower() == "100-continue" and self._transport is not None:
-                self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if self._state == _BODY:
-            n = self._remaining
-            if len(buf) < n:
-                return None
-            body = bytes(buf[:n])
-            del buf[:n]
-            self._state = _HEAD
-            return body
-        while True:
-            if self._state == _CHUNK_SIZE:
-                end = buf.find(b"\r\n")
-                if end < 0:
-                    return None
-                try:
-                    size = int(bytes(buf[:end]).split(b";", 1)[0].strip(), 16)
-                except ValueError:
-                    self._fail(400)
-                    return None
-                del buf[: end + 2]
-                if size == 0:
-                    self._state = _TRAILER
-                else:
-                    self._remaining = size
-                    self._state = _CHUNK_DATA
-            elif self._state == _CHUNK_DATA:
-                n = self._remaining
-                if len(buf) < n + 2:
-                    return None
-                if buf[n : n + 2] != b"\r\n":
-                    self._fail(400)
-                    return None
-                self._chunks.append(bytes(buf[:n]))
-                del buf[: n + 2]
-                self._state = _CHUNK_SIZE
-            else:  # _TRAILER
-                end = buf.find(b"\r\n")
-                if end < 0:
-                    return None
-                del buf[: end + 2]
-                if end == 0:
-                    self._state = _HEAD
-                    body = b"".join(self._chunks)
-                    self._chunks = []
-                    return body
-
-    # -- writing ---------------------------------------------------------------------------------------------------
-
-    def _send(self, status: int, headers: Headers, body: bytes | list[bytes], close: bool = False) -> None:
-        transport = self._transport
-        if transport is None or self._closed or transport.is_closing():
-            return
-        head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n"]
-        head += [f"{name}: {value}\r\n" for name, value in headers]
-        if close:
-            head.append("connection: close\r\n")
-        if isinstance(body, bytes):
-            head.append(f"content-length: {len(body)}\r\n\r\n")
-            transport.write("".join(head).encode("latin-1") + body)
-        else:
-            head.append("transfer-encoding: chunked\r\n\r\n")
-            out = ["".join(head).encode("latin-1")]
-            for chunk in body:
-                if chunk:
-                    out += (f"{len(chunk):x}\r\n".encode(), chunk, b"\r\n")
-            out.append(b"0\r\n\r\n")
-            transport.write(b"".join(out))
-        if close:
-            self._closed = True
-            self._busy = True
-            transport.close()
-
-    def _defer(self, seconds: float, then: Callable[[], None]) -> None:
-        """Answer later (after a scripted delay): hold back further requests on this connection until done."""
-        self._busy = True
-        self._task = asyncio.get_running_loop().create_task(self._later(seconds, then))
-
-    async def _later(self, seconds: float, then: Callable[[], None]) -> None:
-        try:
-            await asyncio.sleep(seconds)
-            try:
-                then()
-            except Exception as exc:
-                self._internal_error(exc)
-        finally:
-            self._task = None
-        if not self._closed:
-            self._busy = False
-            self._process()
-
-
 # --------------------------------------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------------------------------------
@@ -768,14 +220,23 @@ class MockProvider:
     The server runs its own event loop in a daemon thread, so it works the same from sync and async tests.
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        """``clock`` (monotonic seconds) drives the rate-limit buckets and the records' timestamps; tests may pass
+        a hand-moved one."""
+        self._clock = clock
+        self._limits = Limits(clock)
+        self._lock = threading.RLock()  # re-entrant: a when() predicate may read the mock
         self._keys: dict[str, _Key] = {}
         # resumable uploads (Gemini): upload_id -> [label of the key that started it, bytes received]
         self._uploads: dict[str, list[Any]] = {}
         self._records: list[RecordedRequest] = []
+        self._rules: list[tuple[Callable[[RecordedRequest], bool], _Script]] = []
+        self._queue: list[_Queued] = []
+        self._faults: FaultInjector | None = None
+        self._revoked: set[str] = set()
+        self._fault_counts: Counter[str] = Counter()
         self._connections = 0
-        self._open: set[_Connection] = set()
+        self._open: set[Connection] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
@@ -795,7 +256,7 @@ class MockProvider:
             asyncio.set_event_loop(loop)
             try:
                 self._server = loop.run_until_complete(
-                    loop.create_server(lambda: _Connection(self), "127.0.0.1", 0, backlog=1024)
+                    loop.create_server(lambda: Connection(self), "127.0.0.1", 0, backlog=1024)
                 )
                 self._port = self._server.sockets[0].getsockname()[1]
             except BaseException as exc:
@@ -892,20 +353,184 @@ class MockProvider:
         with self._lock:
             del self._keys[key]
 
-    def script(self, key: str, *behaviours: Behaviour) -> None:
-        """Give ``key`` a sequence: each request consumes the next behaviour and the last repeats forever."""
-        if not behaviours:
-            raise ValueError("script() needs at least one behaviour")
+    def script(self, key: str, *behaviours: Behaviour, model: str | None = None) -> None:
+        """Give ``key`` a sequence: each request consumes the next behaviour and the last repeats forever.
+
+        With ``model``, the sequence applies only to requests for that model (others keep the key's own script):
+        e.g. ``mock.script("sk-1", rate_limited(retry_after=5), model="gpt-a")``.
+        """
+        self._check(behaviours, "script")
         with self._lock:
             state = self._keys.get(key)
             if state is None:
                 raise KeyError("key is not registered; call add_key() first")
-            state.script = behaviours
-            state.index = 0
+            if model is None:
+                state.script = _Script(behaviours)
+            else:
+                state.models[model] = _Script(behaviours)
 
-    def set(self, key: str, behaviour: Behaviour) -> None:
-        """Replace ``key``'s script with a single repeating behaviour."""
-        self.script(key, behaviour)
+    def set(self, key: str, behaviour: Behaviour, *, model: str | None = None) -> None:
+        """Replace ``key``'s script (or its script for ``model``) with a single repeating behaviour."""
+        self.script(key, behaviour, model=model)
+
+    def when(self, predicate: Callable[[RecordedRequest], bool], *behaviours: Behaviour) -> None:
+        """Answer the requests for which ``predicate(request)`` is true with ``behaviours`` (a script: each
+        matching request consumes the next, the last repeats), whatever their key; rules are tried in the order
+        added, after :meth:`queue` and before the keys' scripts. The predicate sees the request as it will be
+        recorded (``label``, ``model``, ``stream``, ``path``, ``json()``...) and runs on the server's thread."""
+        if not callable(predicate):
+            raise TypeError("when() needs a callable predicate first")
+        self._check(behaviours, "when")
+        with self._lock:
+            self._rules.append((predicate, _Script(behaviours)))
+
+    def queue(self, *behaviours: Behaviour, key: str | None = None, model: str | None = None) -> None:
+        """Answer the next matching requests with ``behaviours``, one each, in order, then fall back to the
+        scripts. ``key`` / ``model`` restrict which requests take them (default: any registered key, any model).
+        A queued reply that meets an injected fault stays queued for the next attempt."""
+        self._check(behaviours, "queue")
+        with self._lock:
+            if key is not None and key not in self._keys:
+                raise KeyError("key is not registered; call add_key() first")
+            self._queue += [(key, model, b) for b in behaviours]
+
+    def clear_scripts(self) -> None:
+        """Drop every :meth:`when` rule, every queued behaviour and every model-scoped script."""
+        with self._lock:
+            self._rules.clear()
+            self._queue.clear()
+            for state in self._keys.values():
+                state.models.clear()
+
+    @staticmethod
+    def _check(behaviours: tuple[Behaviour, ...], name: str) -> None:
+        if not behaviours:
+            raise ValueError(f"{name}() needs at least one behaviour")
+        for behaviour in behaviours:
+            if not isinstance(behaviour, Behaviour):
+                raise TypeError(f"{name}() takes behaviours (ok(), reply(...), ...), got {type(behaviour).__name__}")
+
+    # -- rate limits -----------------------------------------------------------------------------------------------
+
+    def rate_limit(
+        self,
+        key: str | None = None,
+        model: str | None = None,
+        *,
+        requests: int | None = None,
+        per: float = 60.0,
+        tokens: int | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+    ) -> None:
+        """Limit ``key`` (default: each key, with its own buckets) for ``model`` (default: all models together) to
+        ``requests`` / ``tokens`` / ``input_tokens`` / ``output_tokens`` per ``per`` seconds.
+
+        Each limit is a token bucket that starts full and refills continuously at ``limit / per`` units a second.
+        A request costs 1 request, an input estimate of (body bytes / 4) tokens and its ``max_tokens`` /
+        ``max_completion_tokens`` / ``max_output_tokens`` / ``generationConfig.maxOutputTokens`` (default
+        :data:`DEFAULT_OUTPUT_TOKENS`) output tokens; ``tokens`` counts input + output. A request over any bucket
+        takes nothing and gets the provider's real 429 with the exact wait until it would be admitted (recorded
+        with fault ``"rate_limit"``). Every answer carries the provider's rate-limit headers computed from the
+        buckets (OpenAI ``x-ratelimit-*``, Anthropic ``anthropic-ratelimit-*``; Gemini sends none). Rules add up:
+        call once per scope.
+        """
+        if key is not None and not isinstance(key, str):
+            raise TypeError("rate_limit key must be a key string or None")
+        limits = {
+            name: value
+            for name, value in (
+                ("requests", requests),
+                ("tokens", tokens),
+                ("input_tokens", input_tokens),
+                ("output_tokens", output_tokens),
+            )
+            if value is not None
+        }
+        if not limits:
+            raise ValueError("rate_limit needs at least one of requests, tokens, input_tokens, output_tokens")
+        for name, value in limits.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"rate_limit {name} must be a positive int, got {value!r}")
+        if not per > 0:
+            raise ValueError(f"rate_limit per must be > 0 seconds, got {per!r}")
+        with self._lock:
+            if key is not None and key not in self._keys:
+                raise KeyError("key is not registered; call add_key() first")
+            self._limits.add(RateLimitRule(key, model, float(per), limits))
+
+    def clear_rate_limits(self) -> None:
+        """Remove every rate limit (and its buckets)."""
+        with self._lock:
+            self._limits.clear()
+
+    # -- faults ----------------------------------------------------------------------------------------------------
+
+    def inject_faults(
+        self,
+        *,
+        seed: int | None = 0,
+        rate: float = 0.3,
+        kinds: Collection[str] = FAULT_KINDS,
+        keys: Collection[str] | None = None,
+        retry_after: float = 1.0,
+        stall_seconds: float = 5.0,
+        body_statuses: Collection[int] = (200, 429, 500),
+        revocable: Collection[str] | None = None,
+        max_revoked: int = 1,
+    ) -> None:
+        """Fault a random ``rate`` of the requests that would be answered normally, drawn from ``seed``.
+
+        Each faulted request gets one of ``kinds`` (see :data:`FAULT_KINDS`), drawn uniformly. ``keys`` limits the
+        faults to those keys (default: every registered key). ``retry_after`` is the 429's hint; ``stall_seconds``
+        how long a stall stays silent; ``body_statuses`` the answers (200, 401, 429 or 5xx) whose head precedes a
+        mid-body reset or a stall. A ``"401"`` revokes the key for good; at most ``max_revoked`` keys are revoked,
+        and only keys in ``revocable`` (default: any). Draws happen in arrival order, so one seed gives one sequence
+        of faults. Calling again replaces the configuration (revoked keys stay revoked); :meth:`stop_faults` ends it.
+        """
+        injector = FaultInjector(
+            seed=seed,
+            rate=rate,
+            kinds=kinds,
+            keys=keys,
+            retry_after=retry_after,
+            stall_seconds=stall_seconds,
+            body_statuses=body_statuses,
+            revocable=revocable,
+            max_revoked=max_revoked,
+        )
+        with self._lock:
+            self._faults = injector
+
+    def stop_faults(self) -> None:
+        """Stop injecting random faults (revoked keys stay revoked; see :meth:`unrevoke`)."""
+        with self._lock:
+            self._faults = None
+
+    def revoke(self, key: str) -> None:
+        """Revoke ``key``: every later request with it gets the provider's invalid-key answer (recorded as 401)."""
+        with self._lock:
+            if key not in self._keys:
+                raise KeyError("key is not registered; call add_key() first")
+            self._revoked.add(key)
+
+    def unrevoke(self, key: str | None = None) -> None:
+        """Accept ``key`` again (default: every revoked key)."""
+        with self._lock:
+            if key is None:
+                self._revoked.clear()
+            else:
+                self._revoked.discard(key)
+
+    def revoked(self) -> list[str]:
+        """Labels of the revoked keys (never the keys themselves), sorted."""
+        with self._lock:
+            return sorted(self._keys[k].label for k in self._revoked if k in self._keys)
+
+    def fault_counts(self) -> dict[str, int]:
+        """How many requests got each fault (scripted or injected) since start, :meth:`clear` or :meth:`reset`."""
+        with self._lock:
+            return dict(self._fault_counts)
 
     # -- records ---------------------------------------------------------------------------------------------------
 
@@ -924,12 +549,20 @@ class MockProvider:
         """Forget the recorded requests and restart :attr:`connections` from 0 (keys and scripts stay)."""
         with self._lock:
             self._records.clear()
+            self._fault_counts.clear()
             self._connections = 0
 
     def reset(self) -> None:
-        """Back to a fresh server: no keys, no records, :attr:`connections` from 0 (open connections stay open)."""
+        """Back to a fresh server: no keys, no records, no faults, :attr:`connections` from 0 (open connections stay
+        open)."""
         with self._lock:
             self._keys.clear()
+            self._faults = None
+            self._revoked.clear()
+            self._fault_counts.clear()
+            self._limits.clear()
+            self._rules.clear()
+            self._queue.clear()
             self._records.clear()
             self._uploads.clear()
             self._connections = 0
@@ -939,19 +572,24 @@ class MockProvider:
         """Number of TCP connections accepted since start (or :meth:`clear` / :meth:`reset`)."""
         return self._connections
 
+    @property
+    def open_connections(self) -> int:
+        """Number of TCP connections open right now (for "back to baseline" checks)."""
+        return len(self._open)
+
     # -- serving (event-loop thread) -------------------------------------------------------------------------------
 
-    def _connection_made(self, conn: _Connection) -> None:
+    def _connection_made(self, conn: Connection) -> None:
         with self._lock:
             self._connections += 1
         self._open.add(conn)
 
-    def _connection_lost(self, conn: _Connection) -> None:
+    def _connection_lost(self, conn: Connection) -> None:
         self._open.discard(conn)
 
     def _handle(
         self,
-        conn: _Connection,
+        conn: Connection,
         method: str,
         target: str,
         headers: dict[str, str],
@@ -967,23 +605,27 @@ class MockProvider:
         if path.startswith("/upload/") and "upload_id=" in query:
             self._upload_chunk(conn, path, query, headers, credential, body, not keep_alive)
             return
+        model, stream = _model_and_stream(provider, path, body)
         behaviour: Behaviour | None = None
+        snapshot: Snapshot | None = None
+        fault: str | None = None
         with self._lock:
+            state = None
             if ncred > 1:
                 label = MULTIPLE_KEYS_LABEL
             elif credential is None:
                 label = NO_KEY_LABEL
             else:
                 state = self._keys.get(credential)
-                if state is None:
-                    label = UNKNOWN_KEY_LABEL
-                else:
-                    label = state.label
-                    index = state.index
-                    behaviour = state.script[index]
-                    if index + 1 < len(state.script):
-                        state.index = index + 1
-            self._records.append(RecordedRequest(label, method, path, query, headers, body, provider))
+                label = UNKNOWN_KEY_LABEL if state is None else state.label
+            record = RecordedRequest(label, method, path, query, headers, body, provider, model, stream, self._clock())
+            if state is not None and credential is not None:
+                behaviour, snapshot = self._choose(credential, state, record)
+                fault = "rate_limit" if isinstance(behaviour, BucketLimited) else fault_name(behaviour)
+                if fault is not None:
+                    self._fault_counts[fault] += 1
+                    record = dataclasses.replace(record, fault=fault)
+            self._records.append(record)
 
         close = not keep_alive
         error: ErrorResponse | None
@@ -994,20 +636,62 @@ class MockProvider:
         elif behaviour is None:
             error = invalid_key_error(provider, credential)
         else:
-            self._answer(conn, provider, behaviour, credential, label, method, path, query, headers, body, close)
+            request = _Request(
+                method, path, query, headers, body, provider, model, stream, credential, label, close, snapshot
+            )
+            self._answer(conn, request, behaviour)
             return
         conn._send(*error, close=close)
 
-    def _upload_start(self, path: str, label: str) -> _Answer:
+    def _scripted(
+        self, credential: str, state: _Key, record: RecordedRequest
+    ) -> tuple[Behaviour, tuple[int, _Queued] | None]:
+        """Queue, then when() rules, then the key's script for the model, then the key's own script; with the
+        queue position the behaviour was taken from."""
+        for i, entry in enumerate(self._queue):
+            key, model, behaviour = entry
+            if (key is None or key == credential) and (model is None or model == record.model):
+                del self._queue[i]
+                return behaviour, (i, entry)
+        for predicate, rule_script in self._rules:
+            if predicate(record):
+                return rule_script.next(), None
+        script = state.models.get(record.model) if record.model is not None else None
+        return (script or state.script).next(), None
+
+    def _choose(self, credential: str, state: _Key, record: RecordedRequest) -> tuple[Behaviour, Snapshot | None]:
+        """The behaviour for one request with a registered key, and its rate-limit state (under the lock)."""
+        if credential in self._revoked:
+            return invalid_key(), None
+        behaviour, queued = self._scripted(credential, state, record)
+        model, stream, provider, body = record.model, record.stream, record.provider, record.body
+        if not isinstance(behaviour, Ok | Reply):
+            return behaviour, None
+        snapshot: Snapshot | None = None
+        if self._limits.rules:
+            admitted = self._limits.admit(credential, model, request_cost(provider, body))
+            if isinstance(admitted, BucketLimited):
+                return admitted, None
+            snapshot = admitted
+        faults = self._faults
+        if faults is not None and faults.applies_to(credential):
+            fault = faults.draw(credential, stream, self._revoked)
+            if fault is not None:
+                if queued is not None:  # the queued reply is for the attempt that gets through
+                    self._queue.insert(*queued)
+                return fault, snapshot
+        return behaviour, snapshot
+
+    def _upload_start(self, path: str, label: str) -> Answer:
         with self._lock:
             upload_id = f"up{len(self._uploads) + 1}"
             self._uploads[upload_id] = [label, 0]
         upload_url = f"{self.url}{path}?upload_id={upload_id}&upload_protocol=resumable"
-        return 200, [_GOOGLE_JSON_HEADER, ("x-goog-upload-url", upload_url), ("x-goog-upload-status", "active")], b"{}"
+        return 200, [GOOGLE_JSON_HEADER, ("x-goog-upload-url", upload_url), ("x-goog-upload-status", "active")], b"{}"
 
     def _upload_chunk(
         self,
-        conn: _Connection,
+        conn: Connection,
         path: str,
         query: str,
         headers: dict[str, str],
@@ -1031,8 +715,8 @@ class MockProvider:
             message = "Upload session not found or started with another key."
             conn._send(
                 400,
-                [_GOOGLE_JSON_HEADER],
-                _dumps({"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}),
+                [GOOGLE_JSON_HEADER],
+                dumps({"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}),
                 close=close,
             )
             return
@@ -1048,45 +732,60 @@ class MockProvider:
             "state": "ACTIVE",
             "uri": f"{self.url}/v1beta/files/{upload_id}",
         }
-        conn._send(200, [_GOOGLE_JSON_HEADER, ("x-goog-upload-status", "final")], _dumps({"file": file}), close=close)
+        conn._send(200, [GOOGLE_JSON_HEADER, ("x-goog-upload-status", "final")], dumps({"file": file}), close=close)
 
-    def _answer(
-        self,
-        conn: _Connection,
-        provider: str,
-        behaviour: Behaviour,
-        credential: str,
-        label: str,
-        method: str,
-        path: str,
-        query: str,
-        headers: dict[str, str],
-        body: bytes,
-        close: bool,
-    ) -> None:
+    def _answer(self, conn: Connection, req: _Request, behaviour: Behaviour) -> None:
         if isinstance(behaviour, Delay):
             then = behaviour.then
-            conn._defer(
-                behaviour.seconds,
-                lambda: self._answer(
-                    conn, provider, then, credential, label, method, path, query, headers, body, close
-                ),
-            )
+            conn._defer(behaviour.seconds, lambda: self._answer(conn, req, then))
             return
-        answer: _Answer | ErrorResponse | None
-        if isinstance(behaviour, Ok):
-            text = f"served by {label}"
-            if provider == OPENAI:
-                answer = _route_openai(method, path, headers, body, text)
-            elif provider == ANTHROPIC:
-                answer = _route_anthropic(method, path, body, text)
-            elif path.startswith("/upload/") and "start" in headers.get("x-goog-upload-command", ""):
-                answer = self._upload_start(path, label)
+        if isinstance(behaviour, ConnectionReset):
+            conn.reset()
+            return
+        if isinstance(behaviour, ResetMidBody | Stall):
+            if behaviour.status == 200:
+                answer = self._ok_answer(req)
             else:
-                answer = _route_gemini(method, path, query, body, text)
-            if answer is None:
-                answer = not_found_error(provider, method, path)
+                error = behaviour_error(_status_behaviour(behaviour.status), req.provider, "")
+                assert error is not None
+                answer = error
+            if isinstance(behaviour, ResetMidBody):
+                conn.send_cut(*answer, then="reset", seconds=_RESET_GRACE)
+            else:
+                conn.send_cut(*answer, then="stall", seconds=behaviour.seconds)
+            return
+        if isinstance(behaviour, BucketLimited):
+            requested = request_cost(req.provider, req.body)[behaviour.dimension]
+            conn._send(*limited_error(req.provider, behaviour, requested), close=req.close)
+            return
+        if isinstance(behaviour, TruncatedStream):
+            conn.send_cut(*self._ok_answer(req), then="close", keep=behaviour.events)
+            return
+        final = (
+            self._ok_answer(req, behaviour if isinstance(behaviour, Reply) else None)
+            if isinstance(behaviour, Ok | Reply)
+            else behaviour_error(behaviour, req.provider, req.credential)
+        )
+        assert final is not None
+        conn._send(*final, close=req.close)
+
+    def _ok_answer(self, req: _Request, scripted: Reply | None = None) -> Answer | ErrorResponse:
+        text = (scripted or _DEFAULT_REPLY).for_label(req.label)
+        method, path, headers, body = req.method, req.path, req.headers, req.body
+        answer: Answer | ErrorResponse | None
+        if req.provider == OPENAI:
+            answer = openai.route(method, path, headers, body, text)
+        elif req.provider == ANTHROPIC:
+            answer = anthropic.route(method, path, body, text)
+        elif path.startswith("/upload/") and "start" in headers.get("x-goog-upload-command", ""):
+            answer = self._upload_start(path, req.label)
         else:
-            answer = behaviour_error(behaviour, provider, credential)
-            assert answer is not None
-        conn._send(*answer, close=close)
+            answer = gemini.route(method, path, req.query, body, text)
+        if answer is None:
+            return not_found_error(req.provider, method, path)
+        if req.ratelimit is not None and req.provider != GEMINI:
+            # the computed state replaces the route's default rate-limit headers
+            status, headers_out, payload = answer
+            kept = [h for h in headers_out if not h[0].startswith(("x-ratelimit-", "anthropic-ratelimit-"))]
+            answer = status, kept + snapshot_headers(req.provider, req.ratelimit), payload
+        return answer
