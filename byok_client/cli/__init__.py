@@ -280,8 +280,8 @@ def _labels_by_fingerprint() -> dict[str, str]:
     return {key.fingerprint: key.label for entry in found for key in entry.keys}
 
 
-def _secrets(args: argparse.Namespace) -> int:
-    from . import _secrets as store
+def _cmd_secrets(args: argparse.Namespace) -> int:
+    from . import _secrets as store  # the module (this function has its own name)
 
     if args.action == "set":
         kind = store.store_kind(args.store)
@@ -376,7 +376,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "keys": _keys,
     "check": _check,
     "status": _status,
-    "secrets": _secrets,
+    "secrets": _cmd_secrets,
     "config": _validate,
     "demo": _demo,
 }
