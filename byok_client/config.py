@@ -56,6 +56,7 @@ __all__ = [
     "default_stores",
     "load_config",
     "mask_url",
+    "normalise_origin",
 ]
 
 log = logging.getLogger("byok_client")
@@ -138,7 +139,8 @@ class ProviderEntry:
     """A provider block: its id, its key references and its settings (None: not given).
 
     ``cooldown_scope`` is ``"model"`` or ``"key"``; ``allowed_origins`` are normalised ``scheme://host[:port]``
-    origins managed keys may go to; ``max_cooldown`` caps any cooldown, in seconds."""
+    origins managed keys may go to (lower-case, default ports left out: ``normalise_origin``); ``max_cooldown`` caps
+    any cooldown, in seconds."""
 
     id: str
     provider: str
@@ -610,7 +612,8 @@ class _Parser:
 
 
 def normalise_origin(origin: object) -> str:
-    """``scheme://host[:port]`` (lower-case) of an http(s) origin URL; ``ValueError`` saying why it is not one."""
+    """``scheme://host[:port]`` (lower-case, the default port left out) of an http(s) origin URL; ``ValueError``
+    saying why it is not one."""
     if not isinstance(origin, str) or not origin.strip():
         raise ValueError(f"must be an origin URL such as https://api.example.com, not {_kind(origin)}")
     try:
@@ -622,10 +625,11 @@ def normalise_origin(origin: object) -> str:
         raise ValueError(f"{origin!r} must be an http:// or https:// URL with a host")
     if parts.username is not None or parts.path not in ("", "/") or parts.query or parts.fragment:
         raise ValueError(f"{origin!r} must be an origin only (scheme, host and port; no path, query or user)")
-    host = parts.hostname.lower()
+    scheme, host = parts.scheme.lower(), parts.hostname.lower()
     if ":" in host:
         host = f"[{host}]"
-    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port is not None else "")
+    default = {"http": 80, "https": 443}[scheme]  # one spelling per origin: the default port is left out
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
 
 
 def _kind(value: object) -> str:

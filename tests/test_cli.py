@@ -396,3 +396,71 @@ def test_demo_runs_the_quickstart(tmp_path: Path, env: dict[str, str]) -> None:
     script = Path(__file__).parents[1] / "examples" / "quickstart.py"
     same = subprocess.run([sys.executable, str(script)], env=env, cwd=tmp_path, capture_output=True, text=True)
     assert same.returncode == 0 and "served by good" in same.stdout
+
+
+def test_check_never_sends_a_key_outside_allowed_origins(
+    mock: MockProvider, tmp_path: Path, env: dict[str, str]
+) -> None:
+    mock.add_key(GOOD, ok(), label="good")
+    config = tmp_path / "byok.yaml"
+    config.write_text(
+        "providers:\n  - id: openai\n    allowed_origins: [https://api.openai.com]\n    api_keys: ['${env.K}']\n"
+    )
+    env.update(K=GOOD, BYOK_CONFIG=str(config))
+    done = byok("check", "--base-url", mock.openai_base_url, "--json", env=env, cwd=tmp_path, code=1)
+    [result] = rows(done)
+    assert result["status"] == "refused" and "not in allowed_origins (https://api.openai.com)" in result["detail"]
+    assert mock.requests == []
+    env["BYOK_OPENAI__ALLOWED_ORIGINS"] = mock.url  # settings win over the file, as for clients
+    assert [r["status"] for r in rows(byok("check", "--base-url", mock.openai_base_url, "--json", env=env,
+                                           cwd=tmp_path))] == ["ok"]  # fmt: skip
+
+
+def test_check_base_url_needs_a_provider_when_several_have_keys(tmp_path: Path, env: dict[str, str]) -> None:
+    env.update(OPENAI_API_KEYS=GOOD, ANTHROPIC_API_KEYS=ANT_GOOD)
+    done = byok("check", "--base-url", "http://127.0.0.1:1", env=env, cwd=tmp_path, code=2)
+    assert "would send the keys of openai, anthropic to one host; choose one with --provider" in done.stderr
+
+
+def test_tables_use_rich_on_a_terminal_and_plain_text_otherwise(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from byok_client.cli import _output
+
+    table = [{"provider": "openai", "status": "ok"}]
+    columns = [("provider", "provider"), ("status", "status")]
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    _output.emit(table, columns, as_json=False)
+    drawn = capsys.readouterr().out
+    assert "┃" in drawn and "openai" in drawn and "PROVIDER" not in drawn
+    monkeypatch.setitem(sys.modules, "rich.console", None)  # rich not installed: plain text on a terminal too
+    _output.emit(table, columns, as_json=False)
+    assert capsys.readouterr().out.splitlines() == ["PROVIDER  STATUS", "openai    ok"]
+
+
+def test_status_watch_ends_on_ctrl_c(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import byok_client.cli as cli
+
+    calls: list[int] = []
+
+    class State:
+        def snapshot(self) -> list[dict[str, Any]]:
+            calls.append(1)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+            return [{"scope": "openai x", "fingerprint": "00000000", "model": None, "state": "ready",
+                     "cooling_for": 0, "reason": None, "requests": len(calls), "failures": {}}]  # fmt: skip
+
+    monkeypatch.setattr(cli, "_state_opener", lambda url: State())
+    assert cli.main(["status", "--state", "redis://h:1", "--watch", "--interval", "0.01"]) == 0
+    assert len(calls) == 3 and capsys.readouterr().out.count("openai x") == 2
+
+    class Broken:
+        def snapshot(self) -> list[dict[str, Any]]:
+            raise ConnectionError("refused")
+
+    monkeypatch.setattr(cli, "_state_opener", lambda url: Broken())
+    assert cli.main(["status", "--state", "redis://:pw@h:1"]) == 2
+    assert (
+        capsys.readouterr().err.strip() == "byok: error: cannot read shared state at redis://:***@h:1: ConnectionError"
+    )

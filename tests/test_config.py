@@ -593,7 +593,7 @@ def test_new_fields_are_validated_and_exposed(
     entry = config.entry("openai")
     assert entry is not None
     assert entry.cooldown_scope == "model"
-    assert entry.allowed_origins == ("https://api.openai.com", "https://eu.api.openai.com:443")
+    assert entry.allowed_origins == ("https://api.openai.com", "https://eu.api.openai.com")
     assert entry.max_cooldown == 300
     first, second = entry.api_keys
     assert (first.rpm, first.tpm, first.rpd) == (500, 200000, 10000.5)
@@ -684,7 +684,7 @@ def test_provider_listed_without_keys_stays_passthrough(tmp_path: Path) -> None:
 def test_settings_new_fields(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BYOK_STATE_URL", "redis://:pw-secret@cache:6379/0")
     monkeypatch.setenv("BYOK_OPENAI__COOLDOWN_SCOPE", "key")
-    monkeypatch.setenv("BYOK_OPENAI__ALLOWED_ORIGINS", "https://API.openai.com, http://proxy:8080/")
+    monkeypatch.setenv("BYOK_OPENAI__ALLOWED_ORIGINS", "https://API.openai.com:443, http://proxy:8080/")
     monkeypatch.setenv("BYOK_OPENAI__MAX_COOLDOWN", "120")
     settings = Settings()
     assert settings.state_url == "redis://:pw-secret@cache:6379/0"

@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 from .._errors import ByokConfigError, ByokError
 from ._output import SCRUB, emit, say
@@ -161,19 +162,36 @@ def _key_row(key: KeyInfo, state: str) -> dict[str, Any]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from ._check import check_keys
+    from ..config import normalise_origin
+    from ._check import CheckResult, check_keys, models_url
 
     found, _ = _gather(args)
+    managed = [entry for entry in found if entry.keys]
+    if args.base_url and len(managed) > 1:
+        names = ", ".join(entry.info.name for entry in managed)
+        raise _Usage(f"--base-url would send the keys of {names} to one host; choose one with --provider")
     work: list[tuple[ProviderInfo, KeyInfo, str]] = []
-    for entry in found:
+    refused: list[CheckResult] = []
+    for entry in managed:
         base = args.base_url or entry.info.default_base_url()
         if base is None:
             raise _Usage(f"{entry.info.name}: no default base URL; pass --base-url (or set AZURE_OPENAI_ENDPOINT)")
+        try:
+            parts = urlsplit(base)
+            origin = normalise_origin(f"{parts.scheme}://{parts.netloc}")
+        except ValueError:
+            raise _Usage(f"base URL {base!r} is not an http:// or https:// URL with a host") from None
+        if entry.allowed_origins is not None and origin not in entry.allowed_origins:
+            # Never send a key where the configuration says it may not go.
+            detail = f"{origin} is not in allowed_origins ({', '.join(entry.allowed_origins)}); not sent"
+            url = models_url(entry.info, base)
+            refused.extend(CheckResult(key, url, "refused", None, detail) for key in entry.keys)
+            continue
         work.extend((entry.info, key, base) for key in entry.keys)
-    if not work:
+    if not work and not refused:
         say("byok: no managed keys to check (every provider is passthrough)", err=True)
         return 1
-    results = check_keys(work, args.timeout)
+    results = (check_keys(work, args.timeout) if work else []) + refused
     columns = [
         ("provider", "provider"),
         ("label", "label"),
@@ -222,7 +240,12 @@ def _status(args: argparse.Namespace) -> int:
     if url is None:
         say("no shared state configured (--state, BYOK_STATE_URL or the config file's state:): nothing to read")
         return 0
-    state = _open_state(url)
+    try:
+        state = _open_state(url)
+    except (_Missing, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        raise _Missing(f"cannot open shared state at {mask_url(url)}: {type(exc).__name__}") from None
     labels = _labels_by_fingerprint()
     columns = [
         ("provider", "provider"),
@@ -239,6 +262,8 @@ def _status(args: argparse.Namespace) -> int:
     while True:
         try:
             snapshot = list(state.snapshot())
+        except KeyboardInterrupt:
+            return 0
         except Exception as exc:
             raise _Missing(f"cannot read shared state at {mask_url(url)}: {type(exc).__name__}") from None
         rows = []
@@ -267,7 +292,10 @@ def _status(args: argparse.Namespace) -> int:
         emit(rows, columns, as_json=args.json, title=f"byok status ({mask_url(url)})", empty="no key health recorded")
         if not args.watch:
             return 0
-        time.sleep(args.interval)  # the CLI's own loop: no event loop here
+        try:
+            time.sleep(args.interval)  # the CLI's own loop: no event loop here
+        except KeyboardInterrupt:  # Ctrl-C ends --watch: a normal exit
+            return 0
 
 
 def _labels_by_fingerprint() -> dict[str, str]:

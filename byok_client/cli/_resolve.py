@@ -109,6 +109,7 @@ class ProviderKeys:
     info: ProviderInfo
     keys: list[KeyInfo]
     warnings: list[str] = field(default_factory=list)
+    allowed_origins: tuple[str, ...] | None = None
 
     def passthrough(self) -> str:
         """What a client sends without managed keys: the SDK's own variable when set."""
@@ -172,5 +173,8 @@ def gather(selected: str | None, config: Path | None, settings: Settings) -> lis
             elif resolved is not None:  # a KeyPool: resolve_keys only returns one when given one
                 raise ByokConfigError("unexpected key pool")
         messages = [str(w.message) for w in caught if issubclass(w.category, InlineKeyWarning)]
-        result.append(ProviderKeys(info, keys, messages))
+        entry = loaded.entry(name) if loaded is not None else None
+        own = settings.provider(name).allowed_origins
+        allowed = tuple(own) if own is not None else (entry.allowed_origins if entry is not None else None)
+        result.append(ProviderKeys(info, keys, messages, allowed))
     return result
