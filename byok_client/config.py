@@ -669,8 +669,11 @@ def load_config(path: str | os.PathLike[str], environment: str | None = None) ->
         known_envs = environments or {}
         if environment not in known_envs:
             known = ", ".join(sorted(known_envs)) or "none"
-            raise ByokConfigError(
-                f"{file}: environment {environment!r} (BYOK_ENV) is not in 'environments' (known: {known})"
+            raise parser.fail(
+                top,
+                "environments" if environments is not None else None,
+                "environments",
+                f"environment {environment!r} (BYOK_ENV) is not in 'environments' (known: {known})",
             )
         override = known_envs[environment]
         where = f"environments.{environment}."
@@ -767,7 +770,18 @@ class ConfigSource(KeySource):
         self._secret_files = []
         if entry is None:
             return []
-        return [(ref, *self._resolve(ref)) for ref in entry.api_keys]
+        resolved: list[tuple[KeyRef, Key, str]] = []
+        seen: dict[Key, KeyRef] = {}
+        for ref in entry.api_keys:
+            key, origin = self._resolve(ref)
+            first = seen.setdefault(key, ref)
+            if first is not ref:
+                at = f" (line {first.line})" if first.line else ""
+                raise ByokConfigError(
+                    f"{self._at(ref)}: the same key as {first.where}{at} ({key.label} duplicates {first.label})"
+                )
+            resolved.append((ref, key, origin))
+        return resolved
 
     def _at(self, ref: KeyRef) -> str:
         return f"{self.path} line {ref.line}: {ref.where}" if ref.line else f"{self.path}: {ref.where}"

@@ -27,7 +27,10 @@ ANT_GOOD, GEM_GOOD, OLD, NEW = "sk-ant-cli-good-0005", "AIza-cli-good-0006", "sk
 STORED = "sk-cli-stored-via-stdin-0009"
 SECRETS = (GOOD, LIMITED, QUOTA, UNKNOWN, ANT_GOOD, GEM_GOOD, OLD, NEW, STORED)
 
-pytestmark = pytest.mark.skipif(not BYOK.exists(), reason="the byok console script is not installed in this venv")
+
+@pytest.fixture(autouse=True)
+def _installed() -> None:
+    assert BYOK.exists(), f"{BYOK} is missing: install the project (uv pip install -e '.[dev]') to get the script"
 
 
 @pytest.fixture

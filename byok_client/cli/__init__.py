@@ -372,9 +372,6 @@ def _validate(args: argparse.Namespace) -> int:
                 {"provider": name, "label": key.label, "fingerprint": key.fingerprint, "reference": ref.reference,
                  "line": ref.line, "source": origin, "rpm": ref.rpm, "tpm": ref.tpm, "rpd": ref.rpd, **settings_row}
             )  # fmt: skip
-        keys = [key for _, key, _ in resolved]
-        if len(set(keys)) != len(keys):
-            problems.append(f"{path}: {entry.where}.api_keys: the same key value is listed twice")
     for problem in problems:
         say(f"byok: error: {problem}", err=True)
     columns = [
