@@ -8,25 +8,29 @@ BYOK_CONFIG=byok.yaml                  # a config file (YAML or TOML), BYOK_ENV 
 BYOK_SECRETS_DIR=/run/secrets          # <dir>/<vault>/<name> files for ${secrets.get('vault', 'name')}
 BYOK_SECRETS_FILE=secrets.json         # {"<vault>": {"<name>": "<value>"}}
 BYOK_STRICT=true                       # no passthrough: a client without keys refuses to start
+BYOK_STATE_URL=redis://localhost:6379  # shared key health for a fleet (redis:// or rediss://)
+BYOK_OPENAI__COOLDOWN_SCOPE=model      # a rate limit cools the key for that model only (or: key)
+BYOK_OPENAI__ALLOWED_ORIGINS=https://api.openai.com,https://eu.api.openai.com   # where managed keys may go
+BYOK_OPENAI__MAX_COOLDOWN=300          # no cooldown longer than this (seconds)
 ```
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ._errors import ByokConfigError
+from .config import STRATEGIES, mask_url, normalise_origin
 from .core.keys import Key
 from .core.policy import FailoverPolicy
 from .sources.env import split_key_list
 
 __all__ = ["STRATEGIES", "ProviderSettings", "Settings", "load_settings"]
-
-STRATEGIES = ("ordered", "round_robin", "weighted", "random", "least_loaded")
 
 
 class ProviderSettings(BaseModel):
@@ -40,6 +44,23 @@ class ProviderSettings(BaseModel):
     quota_cooldown: float | None = Field(default=None, ge=0)
     retry_after_cap: float | None = Field(default=None, ge=0, le=120)
     strict: bool | None = None
+    cooldown_scope: Literal["model", "key"] | None = None
+    allowed_origins: Annotated[list[str] | None, NoDecode] = None
+    max_cooldown: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("must list at least one origin URL")
+        return list(dict.fromkeys(normalise_origin(origin) for origin in value))
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -99,6 +120,21 @@ class Settings(BaseSettings):
     secrets_dir: Path | None = None
     secrets_file: Path | None = None
     strict: bool = False
+    state_url: str | None = Field(default=None, repr=False)
+
+    @field_validator("state_url")
+    @classmethod
+    def _state_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            parts = urlsplit(value.strip())
+            parts.port  # noqa: B018 - raises ValueError for a bad port
+        except ValueError:
+            raise ValueError("is not a valid URL") from None
+        if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+            raise ValueError(f"must be a redis:// or rediss:// URL with a host, not {mask_url(value.strip())!r}")
+        return value.strip()
 
     def provider(self, name: str) -> ProviderSettings:
         """The settings of one of our provider names (``openai``, ``azure-openai``, ``gemini``...)."""

@@ -374,9 +374,13 @@ def test_managed_keys_need_no_sdk_credential() -> None:
             {"ANTHROPIC_API_KEY_10": "{1}", "ANTHROPIC_API_KEY_2": "{0}"},
             ["ANTHROPIC_API_KEY_2", "ANTHROPIC_API_KEY_10"],
         ),
-        (  # the list wins over numbered variables, and both over the SDK's own ANTHROPIC_API_KEY
-            {"ANTHROPIC_API_KEYS": "{0},{1}", "ANTHROPIC_API_KEY_1": "sk-numbered", "ANTHROPIC_API_KEY": "sk-own"},
-            ["ANTHROPIC_API_KEYS[0]", "ANTHROPIC_API_KEYS[1]"],
+        (  # one pool: the plain variable, then the numbered ones, then the list
+            {"ANTHROPIC_API_KEYS": "{1}", "ANTHROPIC_API_KEY": "{0}"},
+            ["ANTHROPIC_API_KEY", "ANTHROPIC_API_KEYS[0]"],
+        ),
+        (
+            {"ANTHROPIC_API_KEYS": "{1}", "ANTHROPIC_API_KEY_1": "{0}"},
+            ["ANTHROPIC_API_KEY_1", "ANTHROPIC_API_KEYS[0]"],
         ),
     ],
 )

@@ -159,9 +159,9 @@ def test_environments_pick_keys_per_profile(tmp_path: Path, monkeypatch: pytest.
 @pytest.mark.parametrize(
     ("text", "suffix", "message"),
     [
-        ("providers:\n  - id: openai\n    api_keys: [\n", ".yaml", r"not valid YAML at line \d+"),
-        ("[[providers]\nid=1", ".toml", r"not valid TOML: line 1"),
-        ("providers:\n  - id: openai\n    api_keys: []\n", ".yaml", r"line 2: providers\[0\]\.api_keys: is empty"),
+        ("providers:\n  - id: openai\n    api_keys: [\n", ".yaml", r"line \d+, column \d+: not valid YAML: expected"),
+        ("[[providers]\nid=1", ".toml", r"line 1, column \d+: not valid TOML: Expected"),
+        ("providers:\n  - id: openai\n    api_keys: []\n", ".yaml", r"line 3: providers\[0\]\.api_keys: is empty"),
         ("providers:\n  - id: openaii\n", ".yaml", r"unknown provider id 'openaii'"),
         (
             "providers:\n  - id: openai\n  - id: openai\n",
@@ -200,7 +200,9 @@ def test_duplicate_keys_in_config_are_an_error_naming_labels(tmp_path: Path, mon
     path = write(
         tmp_path / "dup.yaml", "providers:\n  - id: openai\n    api_keys:\n      - ${env.A}\n      - ${env.B}\n"
     )
-    with pytest.raises(ByokConfigError, match=r"config:env\.B\) duplicates key #1") as info:
+    with pytest.raises(
+        ByokConfigError, match=r"dup\.yaml line 5: providers\[0\]\.api_keys\[1\]: the same key as .*\[0\] \(line 4\)"
+    ) as info:
         OpenAI(config=path)
     assert "sk-same-value" not in str(info.value)
 
@@ -437,3 +439,386 @@ def test_copy_of_a_passthrough_client_with_a_config_file_gets_managed_keys(
     assert copied.key_pool is not None
     assert copied.key_pool.keys[0].get_secret_value() == "sk-copy-config"
     assert client.with_options(timeout=3).key_pool is None
+
+
+# -- strict, located config errors ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "suffix", "message"),
+    [
+        ("provders:\n  - id: openai\n", ".yaml", r"line 1: provders: unknown field; did you mean 'providers'\?"),
+        (
+            "providers:\n  - id: openai\n    apikeys: ['${env.A}']\n",
+            ".yaml",
+            r"line 3: providers\[0\]\.apikeys: unknown field; did you mean 'api_keys'\?",
+        ),
+        (
+            "providers:\n  - id: openai\n    api_keys:\n      - value: ${env.A}\n        rmp: 5\n",
+            ".yaml",
+            r"line 5: providers\[0\]\.api_keys\[0\]\.rmp: unknown field; did you mean 'rpm'\?",
+        ),
+        (
+            "on_http_request:\n  - type: ai-gateway\n    config:\n      provider:\n        - id: openai\n",
+            ".yaml",
+            r"line 4: on_http_request\[0\]\.config\.provider: unknown field; did you mean 'providers'\?",
+        ),
+        (
+            "providers:\n  - id: openai\nenvironments:\n  prod:\n    providres: []\n",
+            ".yaml",
+            r"line 5: environments\.prod\.providres: unknown field; did you mean 'providers'\?",
+        ),
+        ('provders = 1\n[[providers]]\nid = "openai"\n', ".toml", r"line 1: provders: unknown field"),
+        (
+            '[[providers]]\nid = "openai"\n\n[[providers]]\nid = "groq"\napikeys = ["${env.A}"]\n',
+            ".toml",
+            r"line 6: providers\[1\]\.apikeys: unknown field; did you mean 'api_keys'\?",
+        ),
+        (
+            '[[providers]]\nid = "openai"\n[[providers.api_keys]]\nvalue = "${env.A}"\ntmp = 3\n',
+            ".toml",
+            r"line 5: providers\[0\]\.api_keys\[0\]\.tmp: unknown field; did you mean 'tpm'\?",
+        ),
+        ("", ".yaml", r"line 1: \(top level\): the file is empty"),
+        ("# only a comment\n\n", ".yaml", r"the file is empty"),
+        ("", ".toml", r"providers: the file lists no providers"),
+        ("providers: []\n", ".yaml", r"line 1: providers: is empty"),
+        ("providers = []\n", ".toml", r"line 1: providers: is empty"),
+        ("providers:\n", ".yaml", r"line 1: providers: is empty"),
+        ("only_allow_configured_providers: true\n", ".yaml", r"providers: the file lists no providers"),
+        (
+            "environments:\n  prod:\n    providers:\n      - id: openai\n",
+            ".yaml",
+            r"the file lists no providers \(or choose an environment with BYOK_ENV: prod\)",
+        ),
+        ("- a\n- b\n", ".yaml", r"\(top level\): must be a mapping, not a list"),
+        ("providers:\n  - id: openai\nproviders:\n  - id: groq\n", ".yaml", r"line 3, column 1: .*duplicate key"),
+        (
+            "providers:\n  - id: openai\n    api_key_selection: {strategy: round_robbin}\n",
+            ".yaml",
+            r"line 3: .*strategy: unknown strategy 'round_robbin' \(did you mean 'round_robin'\?",
+        ),
+        (
+            '[[providers]]\nid = "openai"\n[providers.api_key_selection]\nstrategy = "fastest"\n',
+            ".toml",
+            r"line 4: providers\[0\]\.api_key_selection\.strategy: unknown strategy 'fastest'",
+        ),
+        (
+            "providers:\n  - id: opneai\n",
+            ".yaml",
+            r"line 2: providers\[0\]\.id: unknown provider id 'opneai' \(did you",
+        ),
+        ('[[providers]]\nid = "openai"\n[[providers]\n', ".toml", r"line 3, column \d+: not valid TOML: "),
+        ('[[providers]]\nid = "openai\n', ".toml", r"line 2, column \d+: not valid TOML: .+"),
+        ("providers:\n\t- id: openai\n", ".yaml", r"line 2, column 1: not valid YAML: found character"),
+    ],
+)
+def test_every_config_error_names_file_line_field_and_reason(
+    tmp_path: Path, text: str, suffix: str, message: str
+) -> None:
+    path = write(tmp_path / f"bad{suffix}", text)
+    with pytest.raises(ByokConfigError, match=message) as info:
+        load_config(path)
+    assert str(info.value).startswith(str(path))
+
+
+def test_unclosed_quote_names_where_it_opened_and_why(tmp_path: Path) -> None:
+    path = write(tmp_path / "q.yaml", "providers:\n  - id: openai\n    api_keys:\n      - value: 'sk-abc-unclosed\n")
+    with pytest.raises(ByokConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path} line 4, column 16: not valid YAML: ")
+    assert "while scanning a quoted scalar" in message and "found unexpected end of stream" in message
+    assert "sk-abc" not in message
+
+
+def test_missing_references_name_their_line(tmp_path: Path, secrets_dir: Path) -> None:
+    yaml_path = write(
+        tmp_path / "refs.yaml",
+        "providers:\n  - id: openai\n    api_keys:\n      - ${secrets.get('openai', 'key-one')}\n"
+        "      - value: ${env.NOT_SET_ANYWHERE}\n",
+    )
+    with pytest.raises(ByokConfigError, match=r"refs\.yaml line 5: providers\[0\]\.api_keys\[1\]: environment"):
+        OpenAI(config=yaml_path)
+    toml_path = write(
+        tmp_path / "refs.toml",
+        "[[providers]]\nid = \"openai\"\n\n[[providers.api_keys]]\nvalue = \"${secrets.get('openai', 'nope')}\"\n",
+    )
+    with pytest.raises(
+        ByokConfigError, match=r"refs\.toml line 5: providers\[0\]\.api_keys\[0\]: secret 'openai'/'nope'"
+    ):
+        OpenAI(config=toml_path)
+
+
+NEW_FIELDS_YAML = """\
+state: rediss://:hunter2@cache.internal:6380/0
+providers:
+  - id: openai
+    cooldown_scope: model
+    allowed_origins: [https://API.openai.com, "https://eu.api.openai.com:443/"]
+    max_cooldown: 300
+    api_keys:
+      - value: ${env.A}
+        rpm: 500
+        tpm: 200000
+        rpd: 10000.5
+      - ${env.B}
+"""
+
+NEW_FIELDS_TOML = """\
+state = "rediss://:hunter2@cache.internal:6380/0"
+
+[[providers]]
+id = "openai"
+cooldown_scope = "model"
+allowed_origins = ["https://API.openai.com", "https://eu.api.openai.com:443/"]
+max_cooldown = 300
+
+[[providers.api_keys]]
+value = "${env.A}"
+rpm = 500
+tpm = 200000
+rpd = 10000.5
+
+[[providers.api_keys]]
+value = "${env.B}"
+"""
+
+
+@pytest.mark.parametrize(("text", "suffix"), [(NEW_FIELDS_YAML, ".yaml"), (NEW_FIELDS_TOML, ".toml")])
+def test_new_fields_are_validated_and_exposed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, suffix: str
+) -> None:
+    monkeypatch.setenv("A", "sk-a")
+    monkeypatch.setenv("B", "sk-b")
+    config = load_config(write(tmp_path / f"new{suffix}", text))
+    assert config.state == "rediss://:hunter2@cache.internal:6380/0"
+    assert "hunter2" not in repr(config)
+    entry = config.entry("openai")
+    assert entry is not None
+    assert entry.cooldown_scope == "model"
+    assert entry.allowed_origins == ("https://api.openai.com", "https://eu.api.openai.com")
+    assert entry.max_cooldown == 300
+    first, second = entry.api_keys
+    assert (first.rpm, first.tpm, first.rpd) == (500, 200000, 10000.5)
+    assert (second.rpm, second.tpm, second.rpd) == (None, None, None)
+    assert first.line == (8 if suffix == ".yaml" else 10)
+    pool = OpenAI(config=config.path).key_pool  # the new fields do not get in the way of building a client
+    assert pool is not None and [k.get_secret_value() for k in pool.keys] == ["sk-a", "sk-b"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("cooldown_scope", "keys", r"line 3: providers\[0\]\.cooldown_scope: must be 'model' or 'key', not 'keys'"),
+        ("cooldown_scope", "[model]", r"cooldown_scope: must be 'model' or 'key', not a list"),
+        ("max_cooldown", "0", r"line 3: providers\[0\]\.max_cooldown: must be a positive number, not 0"),
+        ("max_cooldown", "'300'", r"max_cooldown: must be a positive number, not a string"),
+        ("max_cooldown", "true", r"max_cooldown: must be a positive number, not bool"),
+        ("max_cooldown", ".inf", r"max_cooldown: must be a positive number"),
+        ("allowed_origins", "https://a.com", r"allowed_origins: must be a non-empty list of origin URLs"),
+        ("allowed_origins", "[]", r"allowed_origins: must be a non-empty list"),
+        ("allowed_origins", "[ftp://a.com]", r"allowed_origins\[0\]: 'ftp://a.com' must be an http:// or https://"),
+        ("allowed_origins", "[https://a.com/v1]", r"allowed_origins\[0\]: .* must be an origin only"),
+        ("allowed_origins", "['https://a.com:99999']", r"allowed_origins\[0\]: .* is not a valid URL"),
+    ],
+)
+def test_bad_provider_fields(tmp_path: Path, field: str, value: str, message: str) -> None:
+    path = write(tmp_path / "p.yaml", f"providers:\n  - id: openai\n    {field}: {value}\n")
+    with pytest.raises(ByokConfigError, match=message):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            "{value: '${env.A}', rpm: 0}",
+            r"line 4: providers\[0\]\.api_keys\[0\]\.rpm: must be a positive number, not 0",
+        ),
+        ("{value: '${env.A}', tpm: -5}", r"api_keys\[0\]\.tpm: must be a positive number, not -5"),
+        ("{value: '${env.A}', rpd: lots}", r"api_keys\[0\]\.rpd: must be a positive number, not a string"),
+        ("{rpm: 5}", r"line 4: providers\[0\]\.api_keys\[0\]: needs a 'value'"),
+    ],
+)
+def test_bad_key_limits(tmp_path: Path, entry: str, message: str) -> None:
+    path = write(tmp_path / "k.yaml", f"providers:\n  - id: openai\n    api_keys:\n      - {entry}\n")
+    with pytest.raises(ByokConfigError, match=message):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        (
+            "http://cache:6379",
+            r"line 1: state: must be a redis:// or rediss:// URL with a host, not 'http://cache:6379'",
+        ),
+        ("'redis://:secretpw@'", r"state: must be a redis:// .*'redis://:\*\*\*@'"),
+        ("6379", r"state: must be a redis:// or rediss:// URL, not int"),
+        ("redis://h:notaport", r"state: is not a valid URL"),
+        ("${env.NO_REDIS_URL}", r"line 1: state: environment variable NO_REDIS_URL is not set"),
+    ],
+)
+def test_bad_state(tmp_path: Path, state: str, message: str) -> None:
+    path = write(tmp_path / "s.yaml", f"state: {state}\nproviders:\n  - id: openai\n")
+    with pytest.raises(ByokConfigError, match=message) as info:
+        load_config(path)
+    assert "secretpw" not in str(info.value)
+
+
+def test_state_from_env_reference_and_per_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://cache:6379/1")
+    path = write(
+        tmp_path / "s.yaml",
+        "state: ${env.REDIS_URL}\nproviders:\n  - id: openai\n"
+        "environments:\n  prod:\n    state: rediss://prod-cache:6380\n",
+    )
+    assert load_config(path).state == "redis://cache:6379/1"
+    assert load_config(path, "prod").state == "rediss://prod-cache:6380"
+
+
+def test_provider_listed_without_keys_stays_passthrough(tmp_path: Path) -> None:
+    path = write(tmp_path / "p.yaml", "providers:\n  - id: openai\n")
+    assert load_config(path).entry("openai") == load_config(path).entry("openai")
+    client = OpenAI(config=path, api_key="sk-own")
+    assert client.key_pool is None and client.api_key == "sk-own"
+
+
+def test_settings_new_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BYOK_STATE_URL", "redis://:pw-secret@cache:6379/0")
+    monkeypatch.setenv("BYOK_OPENAI__COOLDOWN_SCOPE", "key")
+    monkeypatch.setenv("BYOK_OPENAI__ALLOWED_ORIGINS", "https://API.openai.com:443, http://proxy:8080/")
+    monkeypatch.setenv("BYOK_OPENAI__MAX_COOLDOWN", "120")
+    settings = Settings()
+    assert settings.state_url == "redis://:pw-secret@cache:6379/0"
+    assert "pw-secret" not in repr(settings)
+    assert settings.openai.cooldown_scope == "key"
+    assert settings.openai.allowed_origins == ["https://api.openai.com", "http://proxy:8080"]
+    assert settings.openai.max_cooldown == 120
+    assert settings.anthropic.cooldown_scope is None and settings.anthropic.allowed_origins is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("BYOK_STATE_URL", "http://cache", r"BYOK_STATE_URL: .*must be a redis:// or rediss://"),
+        ("BYOK_OPENAI__COOLDOWN_SCOPE", "everything", r"BYOK_OPENAI__COOLDOWN_SCOPE: Input should be 'model' or 'key'"),
+        ("BYOK_GROQ__ALLOWED_ORIGINS", "https://a.com/path", r"BYOK_GROQ__ALLOWED_ORIGINS: .*must be an origin only"),
+        ("BYOK_ANTHROPIC__MAX_COOLDOWN", "0", r"BYOK_ANTHROPIC__MAX_COOLDOWN: Input should be greater than 0"),
+        ("BYOK_ANTHROPIC__MAX_COOLDOWN", "soon", r"BYOK_ANTHROPIC__MAX_COOLDOWN: Input should be a valid number"),
+    ],
+)
+def test_settings_new_fields_are_validated(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    from byok_client.settings import load_settings
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ByokConfigError, match=message):
+        load_settings()
+
+
+# -- warnings point at the user's line -------------------------------------------------------------------------------
+def test_inline_key_warning_points_at_the_callers_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import byok_client.config as config_module
+
+    path = write(tmp_path / "inline2.yaml", "providers:\n  - id: openai\n    api_keys:\n      - sk-inline-value\n")
+    for make in (lambda: OpenAI(config=path), lambda: ConfigSource(path, "openai").load()):
+        monkeypatch.setattr(config_module, "_warned_inline", set())
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            make()
+        inline = [w for w in caught if issubclass(w.category, InlineKeyWarning)]
+        assert len(inline) == 1
+        assert inline[0].filename == __file__
+        assert "line 4: providers[0].api_keys[0]" in str(inline[0].message)
+        assert "sk-inline-value" not in str(inline[0].message)
+
+
+# -- whatever the file holds, only ByokConfigError --------------------------------------------------------------------
+def _fuzz_file(tmp_path: Path, suffix: str, data: bytes) -> None:
+    path = tmp_path / f"fuzz{suffix}"
+    path.write_bytes(data)
+    try:
+        load_config(path, environment="")
+    except ByokConfigError as exc:
+        assert str(exc).startswith(("config file", str(path)))
+
+
+_YAMLISH = [
+    "providers:",
+    "\n",
+    "  - id: openai",
+    "    api_keys:",
+    "      - ",
+    "value: ",
+    "${env.X}",
+    "[",
+    "]",
+    "{",
+    "}",
+    "'",
+    '"',
+    ":",
+    "&a",
+    "*a",
+    "<<: *a",
+    "!!binary",
+    "!!python/object",
+    "rpm: -1",
+    "\t",
+    "#",
+    "state: ",
+]
+_TOMLISH = [
+    "[[providers]]",
+    "\n",
+    'id = "openai"',
+    "[[providers.api_keys]]",
+    'value = "${env.X}"',
+    "[",
+    "]",
+    "{",
+    "}",
+    "=",
+    '"',
+    "'",
+    "rpm = 0",
+    "state = 1",
+    "a.b.c = 1",
+    '"""',
+    "\\u0000",
+    "inf",
+    "nan",
+]
+
+
+def test_fuzz_yaml_and_toml_raise_only_config_errors(tmp_path: Path) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    fuzz = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+    @fuzz
+    @given(st.text(), st.sampled_from([".yaml", ".toml"]))
+    def text_files(text: str, suffix: str) -> None:
+        _fuzz_file(tmp_path, suffix, text.encode("utf-8", "surrogatepass"))
+
+    @fuzz
+    @given(st.binary(max_size=200), st.sampled_from([".yaml", ".toml"]))
+    def byte_files(data: bytes, suffix: str) -> None:
+        _fuzz_file(tmp_path, suffix, data)
+
+    @fuzz
+    @given(st.lists(st.sampled_from(_YAMLISH), max_size=30))
+    def yamlish(parts: list[str]) -> None:
+        _fuzz_file(tmp_path, ".yaml", "".join(parts).encode())
+
+    @fuzz
+    @given(st.lists(st.sampled_from(_TOMLISH), max_size=30))
+    def tomlish(parts: list[str]) -> None:
+        _fuzz_file(tmp_path, ".toml", "".join(parts).encode())
+
+    text_files()
+    byte_files()
+    yamlish()
+    tomlish()

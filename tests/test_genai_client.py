@@ -323,13 +323,14 @@ def test_managed_keys_override_the_sdks_own_key_and_env(mock: MockProvider, monk
     [
         ({"GEMINI_API_KEYS": "{0}, ,{1}"}, ["GEMINI_API_KEYS[0]", "GEMINI_API_KEYS[1]"]),
         ({"GOOGLE_API_KEYS": "{0}\n{1}\n"}, ["GOOGLE_API_KEYS[0]", "GOOGLE_API_KEYS[1]"]),
-        ({"GEMINI_API_KEYS": "{0},{1}", "GOOGLE_API_KEYS": "AIza-other"}, ["GEMINI_API_KEYS[0]", "GEMINI_API_KEYS[1]"]),
+        ({"GEMINI_API_KEYS": "{0}", "GOOGLE_API_KEYS": "{1}"}, ["GEMINI_API_KEYS[0]", "GOOGLE_API_KEYS[0]"]),
         ({"GEMINI_API_KEY_10": "{1}", "GEMINI_API_KEY_2": "{0}"}, ["GEMINI_API_KEY_2", "GEMINI_API_KEY_10"]),
         ({"GOOGLE_API_KEY_1": "{0}", "GOOGLE_API_KEY_3": "{1}"}, ["GOOGLE_API_KEY_1", "GOOGLE_API_KEY_3"]),
-        (  # a list wins over numbered variables, and both over the SDK's own single-key variables
-            {"GOOGLE_API_KEYS": "{0},{1}", "GEMINI_API_KEY_1": "AIza-numbered", "GEMINI_API_KEY": "AIza-own"},
-            ["GOOGLE_API_KEYS[0]", "GOOGLE_API_KEYS[1]"],
+        (  # one pool: the plain variables, then the numbered ones, then the lists
+            {"GOOGLE_API_KEYS": "{1}", "GEMINI_API_KEY": "{0}"},
+            ["GEMINI_API_KEY", "GOOGLE_API_KEYS[0]"],
         ),
+        ({"GEMINI_API_KEYS": "{1}", "GOOGLE_API_KEY_1": "{0}"}, ["GOOGLE_API_KEY_1", "GEMINI_API_KEYS[0]"]),
     ],
 )
 def test_keys_from_environment(

@@ -252,6 +252,10 @@ def test_managed_keys_do_not_need_openai_api_key_and_override_it(
             {"OPENAI_API_KEY_10": "{1}", "OPENAI_API_KEY_2": "{0}"},
             ["OPENAI_API_KEY_2", "OPENAI_API_KEY_10"],
         ),
+        (  # one pool: the plain variable, then the numbered ones, then the list
+            {"OPENAI_API_KEYS": "{1}", "OPENAI_API_KEY": "{0}"},
+            ["OPENAI_API_KEY", "OPENAI_API_KEYS[0]"],
+        ),
     ],
 )
 def test_keys_from_environment(

@@ -101,11 +101,16 @@ def test_read_dotenv_bom_and_no_final_newline(tmp_path: Path) -> None:
 
 def test_dotenv_source_list_var(tmp_path: Path) -> None:
     env = tmp_path / ".env"
-    env.write_text(f"OTHER=x\nOPENAI_API_KEYS=sk-a, sk-b,{SECRET}\nOPENAI_API_KEY_1=sk-ignored\n")
+    env.write_text(f"OTHER=x\nOPENAI_API_KEYS=sk-a, sk-b,{SECRET}\nOPENAI_API_KEY_1=sk-numbered\n")
     source = DotenvSource(env, ["OPENAI_API_KEYS"], ["OPENAI_API_KEY_"])
     keys = source.load()
-    assert values(keys) == ["sk-a", "sk-b", SECRET]
-    assert labels(keys) == [".env:OPENAI_API_KEYS[0]", ".env:OPENAI_API_KEYS[1]", ".env:OPENAI_API_KEYS[2]"]
+    assert values(keys) == ["sk-numbered", "sk-a", "sk-b", SECRET]  # numbered first, then the list
+    assert labels(keys) == [
+        ".env:OPENAI_API_KEY_1",
+        ".env:OPENAI_API_KEYS[0]",
+        ".env:OPENAI_API_KEYS[1]",
+        ".env:OPENAI_API_KEYS[2]",
+    ]
     assert source.watched_files() == (env,)
     assert SECRET not in repr(source) and SECRET not in repr(keys)
 
@@ -724,3 +729,80 @@ def test_exports() -> None:
     assert {"DotenvSource", "SecretsDirSource", "VaultFileSource", "KeyringSource", "CallableSource"} <= set(
         sources.__all__
     )
+
+
+# --- environment variables: one ordered pool --------------------------------------------------------------------
+def test_env_plain_then_numbered_then_list_as_one_pool() -> None:
+    from byok_client.sources import EnvSource, env_keys
+
+    environ = {
+        "OPENAI_API_KEYS": "sk-l1, sk-l2,sk-n1",  # sk-n1 repeats a numbered key: kept once, at its first place
+        "OPENAI_API_KEY_10": "sk-n10",
+        "OPENAI_API_KEY_2": "sk-n2",
+        "OPENAI_API_KEY_1": "sk-n1",
+        "OPENAI_API_KEY": "sk-plain",
+        "OPENAI_API_KEY_3": "  ",
+    }
+    keys = env_keys(["OPENAI_API_KEYS"], ["OPENAI_API_KEY_"], environ)
+    assert values(keys) == ["sk-plain", "sk-n1", "sk-n2", "sk-n10", "sk-l1", "sk-l2"]
+    assert labels(keys) == [
+        "OPENAI_API_KEY",
+        "OPENAI_API_KEY_1",
+        "OPENAI_API_KEY_2",
+        "OPENAI_API_KEY_10",
+        "OPENAI_API_KEYS[0]",
+        "OPENAI_API_KEYS[1]",
+    ]
+    source = EnvSource(["OPENAI_API_KEYS"], ["OPENAI_API_KEY_"], environ)
+    assert source.plain_vars == ("OPENAI_API_KEY",)
+    assert values(source.load()) == values(keys)
+    assert "OPENAI_API_KEY/OPENAI_API_KEY_N/OPENAI_API_KEYS" in source.name
+
+
+def test_env_plain_variable_alone_forms_no_pool() -> None:
+    from byok_client.sources import env_keys
+
+    assert env_keys(["OPENAI_API_KEYS"], ["OPENAI_API_KEY_"], {"OPENAI_API_KEY": "sk-plain"}) == []
+    only_list = env_keys(
+        ["OPENAI_API_KEYS"], ["OPENAI_API_KEY_"], {"OPENAI_API_KEY": "sk-p", "OPENAI_API_KEYS": "sk-l"}
+    )
+    assert values(only_list) == ["sk-p", "sk-l"]
+
+
+def test_env_gemini_names_all_count() -> None:
+    from byok_client.providers.gemini import GeminiProvider
+    from byok_client.sources import EnvSource
+
+    provider = GeminiProvider()
+    environ = {
+        "GOOGLE_API_KEY": "g-plain",
+        "GEMINI_API_KEY": "m-plain",
+        "GOOGLE_API_KEY_1": "g1",
+        "GEMINI_API_KEYS": "m-l",
+    }
+    source = EnvSource(provider.env_list, provider.env_numbered, environ)
+    assert values(source.load()) == ["m-plain", "g-plain", "g1", "m-l"]
+
+
+def test_env_only_plain_key_keeps_the_client_passthrough(monkeypatch: pytest.MonkeyPatch) -> None:
+    from byok_client import OpenAI
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-sdk-own")
+    client = OpenAI()
+    assert client.key_pool is None
+    assert client.api_key == "sk-sdk-own"
+    monkeypatch.setenv("OPENAI_API_KEY_1", "sk-numbered")
+    pool = OpenAI().key_pool
+    assert pool is not None
+    assert [k.label for k in pool.keys] == ["OPENAI_API_KEY", "OPENAI_API_KEY_1"]
+
+
+def test_private_vault_file_refuses_group_readable(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.json"
+    path.write_text(json.dumps({"openai": {"k": SECRET}}))
+    path.chmod(0o640)
+    with pytest.raises(ByokConfigError, match=r"refused, it is accessible to its group or other users \(mode 640\)"):
+        VaultFile(path, private=True).get("openai", "k")
+    assert VaultFile(path).get("openai", "k") == SECRET  # a file you name yourself is yours to manage
+    path.chmod(0o600)
+    assert VaultFile(path, private=True).get("openai", "k") == SECRET

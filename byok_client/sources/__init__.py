@@ -10,7 +10,7 @@ from .base import KeySource, SecretStore
 if TYPE_CHECKING:
     from .callable import CallableSource, KeysFunction
     from .dotenv import DotenvSource, read_dotenv
-    from .env import EnvSecrets, EnvSource, env_keys, env_secret_name, split_key_list
+    from .env import EnvSecrets, EnvSource, env_keys, env_secret_name, plain_names, split_key_list
     from .inline import InlineSource
     from .keyring import KeyringSource, KeyringStore
     from .secrets_dir import SecretsDir, SecretsDirSource
@@ -25,6 +25,7 @@ _MODULES = {
     "EnvSource": "env",
     "env_keys": "env",
     "env_secret_name": "env",
+    "plain_names": "env",
     "split_key_list": "env",
     "InlineSource": "inline",
     "KeyringSource": "keyring",
@@ -52,6 +53,7 @@ __all__ = [
     "VaultFileSource",
     "env_keys",
     "env_secret_name",
+    "plain_names",
     "read_dotenv",
     "split_key_list",
 ]

@@ -3,13 +3,44 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 from .._errors import ByokConfigError
 from ..core.keys import Key
 
-__all__ = ["KeySource", "SecretStore", "read_text_file"]
+__all__ = ["KeySource", "SecretStore", "read_text_file", "user_stacklevel", "warn_user"]
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+# Frames of these packages sit between a user's call and ours (an SDK constructor calling back into a byok client):
+# a warning skips them too, so it lands on the user's line.
+_PASS_THROUGH = ("openai", "anthropic", "google", "httpx", "httpx2", "pydantic", "pydantic_settings")
+
+
+def _library_frame(filename: str) -> bool:
+    if filename.startswith(_PACKAGE_DIR):
+        return True
+    parts = filename.replace("\\", "/").split("/")
+    return "site-packages" in parts and any(name in parts for name in _PASS_THROUGH)
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning raised by the caller point at the first frame outside
+    byok_client (and the SDKs it calls through): the user's line, however deep inside the library we are."""
+    frame = sys._getframe(1)  # the function that will call warnings.warn
+    level = 1
+    while frame is not None and _library_frame(frame.f_code.co_filename):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
+
+
+def warn_user(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` attributed to the user's line (see ``user_stacklevel``)."""
+    warnings.warn(message, category, stacklevel=user_stacklevel())
 
 
 def read_text_file(path: Path, where: str, kind: str) -> str:

@@ -91,8 +91,9 @@ def _closing_quote(body: str, quote: str) -> int:
 
 
 class DotenvSource(KeySource):
-    """Keys from a ``.env`` file: the first non-empty list variable, else the numbered variables (see
-    ``env_keys``), labelled with the file name (``.env:OPENAI_API_KEYS[0]``). Read again on every ``load()``.
+    """Keys from a ``.env`` file, ordered as ``env_keys`` orders the environment (the plain variables, then the
+    numbered ones, then the list variables), labelled with the file name (``.env:OPENAI_API_KEYS[0]``). Read again
+    on every ``load()``.
 
     A file that sets none of the variables is an error, not an empty pool.
     """

@@ -23,11 +23,13 @@ class VaultFile(SecretStore):
     The file is parsed again only when its (mtime_ns, size, inode) changed since the last read. A missing,
     unreadable or malformed file (bad JSON, a vault that is not an object, a value that is not a string) raises
     ``ByokConfigError`` naming the file and the line, column or vault/name, never a value. ``get`` strips the value
-    and returns None for an absent or blank one.
+    and returns None for an absent or blank one. With ``private=True`` (the file ``byok secrets set`` writes), a
+    file that its group or other users can access is refused.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, private: bool = False) -> None:
         self.path = Path(path)
+        self.private = private
         self.name = f"vault-file {self.path}"
         self._lock = threading.Lock()
         self._stamp: tuple[int, int, int] | None = None
@@ -44,6 +46,11 @@ class VaultFile(SecretStore):
                 raise ByokConfigError(
                     f"vault-file {self.path}: cannot read ({e.strerror or type(e).__name__})"
                 ) from None
+            if self.private and os.name == "posix" and st.st_mode & 0o077:
+                raise ByokConfigError(
+                    f"vault-file {self.path}: refused, it is accessible to its group or other users "
+                    f"(mode {st.st_mode & 0o777:o}); run: chmod 600 {self.path}"
+                )
             stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
             if stamp != self._stamp:
                 self._vaults = self._parse(self._read())
