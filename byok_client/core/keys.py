@@ -3,16 +3,40 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn
 
 from .._errors import ByokConfigError
 
-__all__ = ["Key", "fingerprint_of"]
+__all__ = ["Key", "coerce_keys", "fingerprint_of", "key_problem"]
 
 
 def fingerprint_of(value: str) -> str:
     """The short, non-reversible fingerprint shown for a key value (8 hex digits of its SHA-256)."""
-    return hashlib.sha256(value.encode()).hexdigest()[:8]
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def key_problem(value: str) -> str | None:
+    """What is wrong with a key value, in words that never quote it ("contains whitespace (character 12)"), or
+    None for a valid key: a non-empty string of printable ASCII without whitespace. Real API keys are exactly
+    that; anything else is a copy-paste slip (a space, a zero-width space, a Cyrillic look-alike, an é), and a
+    newline would be header injection."""
+    if not value:
+        return "is empty"
+    if value.isascii() and value.isprintable() and " " not in value:
+        return None
+    for index, char in enumerate(value, start=1):
+        code = ord(char)
+        if 32 < code < 127:
+            continue
+        if char.isspace():
+            kind = "whitespace" if code < 128 else "non-ASCII whitespace"
+        elif code < 128:
+            kind = "a control character"
+        else:
+            kind = "a non-ASCII character"
+        return f"contains {kind} (character {index}); a key must be printable ASCII without whitespace"
+    return None
 
 
 class Key:
@@ -23,8 +47,9 @@ class Key:
     ``repr``/``str`` show only the label (or ``key-<fingerprint>``), equality and hashing go by the value's
     digest, and pickling is refused so the value never lands in a pickle. ``get_secret_value()`` returns the value.
 
-    Raises ``ByokConfigError`` for a value that is not a non-empty string without whitespace or control characters,
-    a weight that is not positive, or a ``max_in_flight`` below 1.
+    Raises ``ByokConfigError`` for a value that is not a non-empty string of printable ASCII without whitespace
+    (the message says what is wrong and where, never the value), a weight that is not positive, or a
+    ``max_in_flight`` below 1.
     """
 
     __slots__ = ("__weakref__", "_digest", "_value", "fingerprint", "label", "max_in_flight", "weight")
@@ -47,11 +72,11 @@ class Key:
             raise ByokConfigError("a key is empty")
         if label is not None and not isinstance(label, str):
             raise ByokConfigError(f"a key label must be a str, not {type(label).__name__}")
-        digest = hashlib.sha256(value.encode()).hexdigest()
+        digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
         name = label or f"key-{digest[:8]}"
-        if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
-            # A newline inside a header value is header injection; a space is a copy-paste slip.
-            raise ByokConfigError(f"key {name!r} contains whitespace or control characters")
+        problem = key_problem(value)
+        if problem is not None:
+            raise ByokConfigError(f"key {name!r} {problem}")
         object.__setattr__(self, "_value", value)
         object.__setattr__(self, "_digest", digest)
         object.__setattr__(self, "fingerprint", digest[:8])
@@ -106,3 +131,34 @@ class Key:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Key:
         return self
+
+
+def coerce_keys(items: object) -> list[Key]:
+    """Check a whole ``api_keys`` argument and return its keys, in order.
+
+    ``items`` must be an iterable (a list, a tuple, a generator) of ``str`` or ``Key``; surrounding whitespace of
+    a ``str`` is dropped. Raises ``ByokConfigError`` naming the position, never the value, for: an argument of the
+    wrong type (a single str or Key, bytes, a dict, a set, whose order would change from run to run, a number), an
+    item of the wrong type ("key #3 must be a str or Key, not bytes"), an empty or invalid key, and a duplicate."""
+    if isinstance(items, str | Key):
+        raise ByokConfigError(f"api_keys must be a list of keys, not a single {type(items).__name__}: wrap it in [...]")
+    if isinstance(items, bytes | bytearray | memoryview | Mapping | set | frozenset) or not isinstance(items, Iterable):
+        raise ByokConfigError(f"api_keys must be a list or tuple of str or Key, not {type(items).__name__}")
+    result: list[Key] = []
+    seen: dict[Key, int] = {}
+    for position, item in enumerate(items, start=1):
+        if isinstance(item, Key):
+            key = item
+        elif isinstance(item, str):
+            value = item.strip()
+            problem = key_problem(value)
+            if problem is not None:
+                raise ByokConfigError(f"key #{position} {problem}")
+            key = Key(value)
+        else:
+            raise ByokConfigError(f"key #{position} must be a str or Key, not {type(item).__name__}")
+        if key in seen:
+            raise ByokConfigError(f"key #{position} ({key.label}) duplicates key #{seen[key]}")
+        seen[key] = position
+        result.append(key)
+    return result
