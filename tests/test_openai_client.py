@@ -9,7 +9,6 @@ import pickle
 import uuid
 from typing import Any
 
-import httpx2
 import openai
 import pytest
 
@@ -23,9 +22,13 @@ from byok_client.testing import (
     rate_limited,
     server_error,
 )
-from byok_client.transports.httpx2 import AsyncKeyInjectingTransport, KeyInjectingTransport
 
+from ._sdk import http_library, shell_for
 from .conftest import FakeClock
+
+http: Any = http_library("openai")  # httpx or httpx2, whichever this SDK line uses
+KeyInjectingTransport: Any = shell_for(http).KeyInjectingTransport
+AsyncKeyInjectingTransport: Any = shell_for(http).AsyncKeyInjectingTransport
 
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 FAST = FailoverPolicy(retry_after_cap=0.01)  # keep the SDK's honoured retry-after short in tests
@@ -334,7 +337,7 @@ def test_default_client_keeps_sdk_settings_and_wraps_every_transport(monkeypatch
 def test_users_http_client_keeps_its_settings(mock: MockProvider) -> None:
     ks = keys(mock, rate_limited(retry_after=30), ok())
     seen: list[str] = []
-    own = httpx2.Client(headers={"x-team": "blue"}, event_hooks={"request": [lambda r: seen.append(r.url.path)]})
+    own = http.Client(headers={"x-team": "blue"}, event_hooks={"request": [lambda r: seen.append(r.url.path)]})
     client = sync_client(mock, ks, http_client=own, max_retries=0)
     assert client._client is own
     assert isinstance(own._transport, KeyInjectingTransport)
@@ -345,7 +348,7 @@ def test_users_http_client_keeps_its_settings(mock: MockProvider) -> None:
 
 async def test_async_users_http_client_is_wrapped(mock: MockProvider) -> None:
     ks = keys(mock, server_error(), ok())
-    own = httpx2.AsyncClient()
+    own = http.AsyncClient()
     client = async_client(mock, ks, http_client=own, max_retries=0)
     assert isinstance(own._transport, AsyncKeyInjectingTransport)
     assert await achat(client) == "served by k1"
@@ -356,10 +359,10 @@ def test_managed_key_only_goes_to_the_base_url_origin(mock: MockProvider) -> Non
     client = sync_client(mock, ks)
     other_origin = mock.url.replace("127.0.0.1", "localhost") + "/v1/models"
     with pytest.raises(openai.AuthenticationError):  # the other origin saw no key at all
-        client.get(other_origin, cast_to=httpx2.Response)
+        client.get(other_origin, cast_to=http.Response)
     assert mock.requests[-1].label == "<none>"
     assert "authorization" not in mock.requests[-1].headers
-    client.get("/models", cast_to=httpx2.Response)
+    client.get("/models", cast_to=http.Response)
     assert mock.requests[-1].label == "k0"
 
 
