@@ -9,7 +9,7 @@ from typing import Any
 
 from byok_client.clients import _lines
 
-__all__ = ["http_library", "line_of", "shell_for"]
+__all__ = ["http_library", "inner_of", "is_installed", "line_of"]
 
 
 def http_library(sdk: str) -> ModuleType:
@@ -25,9 +25,21 @@ def http_library(sdk: str) -> ModuleType:
     return module
 
 
-def shell_for(http: ModuleType) -> Any:
-    """byok_client's transport module for ``http`` (``KeyInjectingTransport``, ``AsyncKeyInjectingTransport``)."""
-    return importlib.import_module(f"byok_client.transports.{http.__name__}")
+def is_installed(transport: object) -> bool:
+    """Whether byok_client's transport shell handles ``transport`` (for httpx and httpx2 alike)."""
+    try:  # the shell that installs itself on the SDK's own transport objects
+        from byok_client.transports import is_installed as installed  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:  # the shell that wraps them in its own classes
+        library = type(transport).__module__.split(".")[0]
+        if library == "byok_client":
+            return True
+        return False
+    return bool(installed(transport))
+
+
+def inner_of(transport: Any) -> Any:
+    """The SDK's (or the user's) transport object under the shell."""
+    return getattr(transport, "inner", transport)
 
 
 def line_of(sdk: str) -> _lines.Line:

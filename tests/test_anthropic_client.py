@@ -28,12 +28,10 @@ from byok_client.testing import (
     server_error,
 )
 
-from ._sdk import http_library, shell_for
+from ._sdk import http_library, is_installed
 from .conftest import FakeClock
 
 http: Any = http_library("anthropic")  # httpx or httpx2, whichever this SDK line uses
-KeyInjectingTransport: Any = shell_for(http).KeyInjectingTransport
-AsyncKeyInjectingTransport: Any = shell_for(http).AsyncKeyInjectingTransport
 
 MODEL = "claude-haiku-4-5"  # not on the SDK's deprecation list, so no DeprecationWarning
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
@@ -520,10 +518,10 @@ def test_default_client_wraps_every_transport(monkeypatch: pytest.MonkeyPatch) -
     raw = anthropic.Anthropic(api_key="sk-ant-a")
     http = client._client
     assert type(http) is type(raw._client)  # the SDK's own wrapper class
-    assert isinstance(http._transport, KeyInjectingTransport)
+    assert is_installed(http._transport)
     assert http._transport._pool._max_connections == raw._client._transport._pool._max_connections  # type: ignore[attr-defined]
     proxied = [t for t in http._mounts.values() if t is not None]
-    assert proxied and all(isinstance(t, KeyInjectingTransport) for t in proxied)
+    assert proxied and all(is_installed(t) for t in proxied)
 
 
 def test_users_http_client_keeps_its_settings(mock: MockProvider) -> None:
@@ -532,7 +530,7 @@ def test_users_http_client_keeps_its_settings(mock: MockProvider) -> None:
     own = http.Client(headers={"x-team": "blue"}, event_hooks={"request": [lambda r: seen.append(r.url.path)]})
     client = sync_client(mock, ks, http_client=own, max_retries=0)
     assert client._client is own
-    assert isinstance(own._transport, KeyInjectingTransport)
+    assert is_installed(own._transport)
     assert ask(client) == "served by k1"
     assert seen == ["/v1/messages"]  # the hook ran once: failover is below the client
     assert mock.requests[-1].headers["x-team"] == "blue"
@@ -542,7 +540,7 @@ async def test_async_users_http_client_is_wrapped(mock: MockProvider) -> None:
     ks = keys(mock, server_error(), ok())
     own = http.AsyncClient()
     async with async_client(mock, ks, http_client=own, max_retries=0) as client:
-        assert isinstance(own._transport, AsyncKeyInjectingTransport)
+        assert is_installed(own._transport)
         assert await aask(client) == "served by k1"
 
 

@@ -23,12 +23,10 @@ from byok_client.testing import (
     server_error,
 )
 
-from ._sdk import http_library, shell_for
+from ._sdk import http_library, is_installed
 from .conftest import FakeClock
 
 http: Any = http_library("openai")  # httpx or httpx2, whichever this SDK line uses
-KeyInjectingTransport: Any = shell_for(http).KeyInjectingTransport
-AsyncKeyInjectingTransport: Any = shell_for(http).AsyncKeyInjectingTransport
 
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 FAST = FailoverPolicy(retry_after_cap=0.01)  # keep the SDK's honoured retry-after short in tests
@@ -329,9 +327,9 @@ def test_default_client_keeps_sdk_settings_and_wraps_every_transport(monkeypatch
     assert type(http) is type(raw._client)  # the SDK's own wrapper class
     assert http.follow_redirects is True
     assert http._transport._pool._max_connections == raw._client._transport._pool._max_connections == 1000  # type: ignore[attr-defined]
-    assert isinstance(http._transport, KeyInjectingTransport)
+    assert is_installed(http._transport)
     proxied = [t for t in http._mounts.values() if t is not None]
-    assert proxied and all(isinstance(t, KeyInjectingTransport) for t in proxied)
+    assert proxied and all(is_installed(t) for t in proxied)
 
 
 def test_users_http_client_keeps_its_settings(mock: MockProvider) -> None:
@@ -340,7 +338,7 @@ def test_users_http_client_keeps_its_settings(mock: MockProvider) -> None:
     own = http.Client(headers={"x-team": "blue"}, event_hooks={"request": [lambda r: seen.append(r.url.path)]})
     client = sync_client(mock, ks, http_client=own, max_retries=0)
     assert client._client is own
-    assert isinstance(own._transport, KeyInjectingTransport)
+    assert is_installed(own._transport)
     assert chat(client) == "served by k1"
     assert seen == ["/v1/chat/completions"]
     assert mock.requests[-1].headers["x-team"] == "blue"
@@ -350,7 +348,7 @@ async def test_async_users_http_client_is_wrapped(mock: MockProvider) -> None:
     ks = keys(mock, server_error(), ok())
     own = http.AsyncClient()
     client = async_client(mock, ks, http_client=own, max_retries=0)
-    assert isinstance(own._transport, AsyncKeyInjectingTransport)
+    assert is_installed(own._transport)
     assert await achat(client) == "served by k1"
 
 
