@@ -8,7 +8,8 @@ registered on the mock (the first one rate-limited, so the snippet also shows fa
 variables point the snippet's clients at the mock. The snippet runs unchanged; it passes when it raised nothing and
 every request it made reached the mock with a key it registered (the first key rate-limited, the next serving).
 With ``--from-readme``, the snippets are the ```python blocks that import only this provider's clients from
-byok_client and pass two or more ``api_keys`` (blocks that start a MockProvider of their own are left out). Exits non-zero on any failure.
+byok_client and pass two or more ``api_keys``;
+blocks that start a MockProvider of their own are left out. Exits non-zero on any failure.
 """
 
 from __future__ import annotations

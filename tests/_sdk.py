@@ -30,10 +30,7 @@ def is_installed(transport: object) -> bool:
     try:  # the shell that installs itself on the SDK's own transport objects
         from byok_client.transports import is_installed as installed  # type: ignore[attr-defined,unused-ignore]
     except ImportError:  # the shell that wraps them in its own classes
-        library = type(transport).__module__.split(".")[0]
-        if library == "byok_client":
-            return True
-        return False
+        return type(transport).__module__.split(".")[0] == "byok_client"
     return bool(installed(transport))
 
 
