@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import ByokConfigError, ByokError, MissingDependencyError, NoUsableKeyError
 from ._pool import KeyPool
+from .clients._lines import UnsupportedSDKVersionError
+from .clients._lines import supported as _supported_line
 from .core.keys import Key
 from .core.policy import Attempt, FailoverPolicy, Failure, Verdict
 from .logging import KeyScrubFilter, install_scrub_filter
@@ -81,6 +83,7 @@ __all__ = [
     "PoolExhausted",
     "PoolStats",
     "Settings",
+    "UnsupportedSDKVersionError",
     "Verdict",
     "__version__",
     "attempts_of",
@@ -106,6 +109,17 @@ _LAZY.update({name: ("byok_client.core.selection", "", "") for name in ("ALL", "
 
 
 _DISTRIBUTIONS = {"google": "google-genai"}  # import name -> what to pip install
+
+if not TYPE_CHECKING:  # type checkers see every name; at run time only those whose SDK is here and supported
+    # `from byok_client import *` and help(byok_client) then work with any one SDK installed; naming a missing
+    # SDK's class still raises MissingDependencyError (or UnsupportedSDKVersionError) on first use.
+    __all__ = [
+        name
+        for name in __all__
+        if name not in _LAZY
+        or _LAZY[name][1] not in ("openai", "anthropic", "google")
+        or _supported_line(_DISTRIBUTIONS.get(_LAZY[name][1], _LAZY[name][1])) is not None
+    ]
 
 
 def __getattr__(name: str) -> Any:

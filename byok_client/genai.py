@@ -11,24 +11,31 @@ import os
 import secrets
 import weakref
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
-
-from google import genai as _genai
-from google.genai import errors, types
-from google.genai._api_client import BaseApiClient, _get_http_client_backend
-from google.genai.client import DebugConfig
+from typing import Any
 
 from ._binding import TOKEN_PREFIX, TOKENS, Binding, origin_of
 from ._pool import KeyPool
-from .clients._common import ByokClientMixin, ConfigPath, listeners, make_pool, resolve_keys
+from .clients import _lines
+from .clients._common import (
+    ByokClientMixin,
+    ConfigPath,
+    EventCallback,
+    Settings,
+    listeners,
+    make_pool,
+    resolve_keys,
+    url_parts,
+)
 from .core.keys import Key
 from .providers.base import CREDENTIAL_HEADERS
 from .providers.gemini import GeminiProvider
 from .transports import install, wrap_transport
 
-if TYPE_CHECKING:
-    from .events import EventCallback
-    from .settings import Settings
+_LINE = _lines.adapter("google-genai")  # before importing google.genai: an unsupported release gets a clear error
+
+from google import genai as _genai  # noqa: E402
+from google.genai import errors, types  # noqa: E402
+from google.genai._api_client import BaseApiClient  # noqa: E402
 
 __all__ = ["Client", "errors", "types"]
 
@@ -58,26 +65,21 @@ def _with_transports(http_options: types.HttpOptions | types.HttpOptionsDict | N
         options.headers = {k: v for k, v in options.headers.items() if k.lower() not in CREDENTIAL_HEADERS}
     if options.httpx_client is not None and options.httpx_async_client is not None:
         return options  # the user's clients: wrapped after construction
-    module: Any = importlib.import_module(_get_http_client_backend(options))  # the library genai will use
+    # The library the SDK will build its clients with: the inner transports must be of that library.
+    http: Any = importlib.import_module(_LINE.backend(options))
     sync_args, async_args = BaseApiClient._ensure_httpx_ssl_ctx(options)
     sync_args, async_args = dict(sync_args or {}), dict(async_args or {})
     if options.httpx_client is None:
-        inner = sync_args.get("transport") or module.HTTPTransport(
+        inner = sync_args.get("transport") or http.HTTPTransport(
             **{k: sync_args[k] for k in _TRANSPORT_ARGS if k in sync_args}
         )
         options.client_args = {**sync_args, "transport": wrap_transport(inner)}
     if options.httpx_async_client is None:
-        inner = async_args.get("transport") or module.AsyncHTTPTransport(
+        inner = async_args.get("transport") or http.AsyncHTTPTransport(
             **{k: async_args[k] for k in _TRANSPORT_ARGS if k in async_args}
         )
         options.async_client_args = {**async_args, "transport": wrap_transport(inner)}
     return options
-
-
-def _install(http_client: Any) -> None:
-    """Install the shell on an httpx or httpx2 client genai made or was given (proxy mounts included)."""
-    if http_client is not None:
-        install(http_client)
 
 
 class Client(ByokClientMixin, _genai.Client):
@@ -94,56 +96,45 @@ class Client(ByokClientMixin, _genai.Client):
     def __init__(
         self,
         *,
-        enterprise: bool | None = None,
-        vertexai: bool | None = None,
-        api_key: str | None = None,
-        credentials: Any = None,
-        project: str | None = None,
-        location: str | None = None,
-        debug_config: DebugConfig | None = None,
-        http_options: types.HttpOptions | types.HttpOptionsDict | None = None,
         api_keys: Iterable[str | Key] | None = None,
         key_pool: KeyPool | None = None,
         settings: Settings | None = None,
         config: ConfigPath | None = None,
         strategy: Any = None,
         on_event: EventCallback | Sequence[EventCallback] | None = None,
+        **kwargs: Any,
     ) -> None:
         self._byok_provider = _PROVIDER
         self._byok_binding = None
         self._byok_listeners = listeners(on_event)
         explicit = api_keys is not None or key_pool is not None
         resolved = None
-        if explicit or not _vertex_mode(enterprise, vertexai):
+        if explicit or not _vertex_mode(kwargs.get("enterprise"), kwargs.get("vertexai")):
             resolved = resolve_keys(_PROVIDER, api_keys, key_pool, settings, config, strategy)
         token: str | None = None
         if resolved is not None:
             token = TOKEN_PREFIX + secrets.token_hex(12)
-            api_key = token
-            http_options = _with_transports(http_options)
-        super().__init__(
-            enterprise=enterprise,
-            vertexai=vertexai,
-            api_key=api_key,
-            credentials=credentials,
-            project=project,
-            location=location,
-            debug_config=debug_config,
-            http_options=http_options,
-        )
+            kwargs["api_key"] = token
+            kwargs["http_options"] = _with_transports(kwargs.get("http_options"))
+        super().__init__(**kwargs)
         self.key_pool = None
         if resolved is None or token is None:
             return
         api_client: Any = self._api_client
         base = types.HttpOptions.model_validate(api_client._http_options).base_url or ""
-        import httpx2
-
-        url = httpx2.URL(base)
+        url = url_parts(base)
         self.key_pool = make_pool(resolved, _PROVIDER, url)
         assert self.key_pool is not None
         origin = origin_of(url.scheme, url.host, url.port)
         TOKENS.register(token, Binding(self.key_pool, _PROVIDER, origin, self._byok_listeners))
         # `genai.Client(...).aio` outlives the Client but shares its API client: the token lives as long as that.
         weakref.finalize(api_client, TOKENS.unregister, token)
-        _install(getattr(api_client, "_httpx_client", None))
-        _install(getattr(api_client, "_async_httpx_client", None))
+        for http_client in (
+            getattr(api_client, "_httpx_client", None),
+            getattr(api_client, "_async_httpx_client", None),
+        ):
+            if http_client is not None:  # the SDK's clients or the user's own: wrapped the same way
+                install(http_client)
+
+
+_lines.merge_signature(Client.__init__, _genai.Client.__init__)

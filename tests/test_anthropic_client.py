@@ -10,7 +10,6 @@ import pickle
 from typing import Any
 
 import anthropic
-import httpx2
 import pytest
 from anthropic._middleware import CallNext
 from anthropic._request import APIRequest
@@ -28,9 +27,11 @@ from byok_client.testing import (
     rate_limited,
     server_error,
 )
-from byok_client.transports import is_installed
 
+from ._sdk import http_library, is_installed
 from .conftest import FakeClock
+
+http: Any = http_library("anthropic")  # httpx or httpx2, whichever this SDK line uses
 
 MODEL = "claude-haiku-4-5"  # not on the SDK's deprecation list, so no DeprecationWarning
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
@@ -160,7 +161,7 @@ def test_bad_request_is_one_request_and_the_sdk_error(mock: MockProvider, mode: 
 def test_not_found_is_one_request(mock: MockProvider) -> None:
     ks = keys(mock, ok(), ok())
     with pytest.raises(anthropic.NotFoundError):
-        sync_client(mock, ks).get("/v1/no-such-endpoint", cast_to=httpx2.Response)
+        sync_client(mock, ks).get("/v1/no-such-endpoint", cast_to=http.Response)
     assert mock.labels() == ["k0"]
 
 
@@ -374,13 +375,9 @@ def test_managed_keys_need_no_sdk_credential() -> None:
             {"ANTHROPIC_API_KEY_10": "{1}", "ANTHROPIC_API_KEY_2": "{0}"},
             ["ANTHROPIC_API_KEY_2", "ANTHROPIC_API_KEY_10"],
         ),
-        (  # one pool: the plain variable, then the numbered ones, then the list
-            {"ANTHROPIC_API_KEYS": "{1}", "ANTHROPIC_API_KEY": "{0}"},
-            ["ANTHROPIC_API_KEY", "ANTHROPIC_API_KEYS[0]"],
-        ),
-        (
-            {"ANTHROPIC_API_KEYS": "{1}", "ANTHROPIC_API_KEY_1": "{0}"},
-            ["ANTHROPIC_API_KEY_1", "ANTHROPIC_API_KEYS[0]"],
+        (  # the list wins over numbered variables, and both over the SDK's own ANTHROPIC_API_KEY
+            {"ANTHROPIC_API_KEYS": "{0},{1}", "ANTHROPIC_API_KEY_1": "sk-numbered", "ANTHROPIC_API_KEY": "sk-own"},
+            ["ANTHROPIC_API_KEYS[0]", "ANTHROPIC_API_KEYS[1]"],
         ),
     ],
 )
@@ -530,7 +527,7 @@ def test_default_client_wraps_every_transport(monkeypatch: pytest.MonkeyPatch) -
 def test_users_http_client_keeps_its_settings(mock: MockProvider) -> None:
     ks = keys(mock, rate_limited(retry_after=30), ok())
     seen: list[str] = []
-    own = httpx2.Client(headers={"x-team": "blue"}, event_hooks={"request": [lambda r: seen.append(r.url.path)]})
+    own = http.Client(headers={"x-team": "blue"}, event_hooks={"request": [lambda r: seen.append(r.url.path)]})
     client = sync_client(mock, ks, http_client=own, max_retries=0)
     assert client._client is own
     assert is_installed(own._transport)
@@ -541,7 +538,7 @@ def test_users_http_client_keeps_its_settings(mock: MockProvider) -> None:
 
 async def test_async_users_http_client_is_wrapped(mock: MockProvider) -> None:
     ks = keys(mock, server_error(), ok())
-    own = httpx2.AsyncClient()
+    own = http.AsyncClient()
     async with async_client(mock, ks, http_client=own, max_retries=0) as client:
         assert is_installed(own._transport)
         assert await aask(client) == "served by k1"
@@ -552,10 +549,10 @@ def test_managed_key_only_goes_to_the_base_url_origin(mock: MockProvider) -> Non
     client = sync_client(mock, ks)
     other_origin = mock.url.replace("127.0.0.1", "localhost") + "/v1/models"
     with pytest.raises(anthropic.AuthenticationError):  # the other origin saw no key at all
-        client.get(other_origin, cast_to=httpx2.Response)
+        client.get(other_origin, cast_to=http.Response)
     assert mock.requests[-1].label == "<none>"
     assert credential_headers(mock.requests[-1].headers) == []
-    client.get("/v1/models", cast_to=httpx2.Response)
+    client.get("/v1/models", cast_to=http.Response)
     assert mock.requests[-1].label == "k0"
 
 

@@ -12,8 +12,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
-import httpx2
 import pytest
 from google import genai as google_genai
 
@@ -31,9 +29,16 @@ from byok_client.testing import (
     server_error,
 )
 from byok_client.testing._behaviours import invalid_key_error
-from byok_client.transports import is_installed
 
+from ._sdk import http_library, inner_of, is_installed
 from .conftest import FakeClock
+
+http: Any = http_library("google-genai")  # httpx or httpx2, whichever this SDK line uses
+try:
+    import aiohttp  # google-genai's optional async transport, which would bypass byok_client's
+except ImportError:
+    aiohttp = None  # type: ignore[assignment]
+needs_aiohttp = pytest.mark.skipif(aiohttp is None, reason="aiohttp is not installed (google-genai's optional extra)")
 
 MODEL = "gemini-2.5-flash"
 FAST = FailoverPolicy(retry_after_cap=0.01)
@@ -156,7 +161,7 @@ def test_bad_request_is_one_request_and_the_sdk_error(mock: MockProvider, mode: 
 def test_connection_error_is_left_to_the_sdk(mode: str) -> None:
     pool = KeyPool(["AIza-a", "AIza-b"], policy=FAST)
     client = genai.Client(key_pool=pool, http_options={"base_url": "http://127.0.0.1:9"})  # nothing listens
-    with pytest.raises(httpx2.ConnectError):
+    with pytest.raises(http.ConnectError):
         call_client(mode, client)
     assert [s.state for s in pool.status()] == ["ready", "ready"]
     assert [s.failures for s in pool.status()] == [{}, {}]
@@ -273,7 +278,8 @@ def test_passthrough_sends_the_sdks_own_key_untouched(mock: MockProvider) -> Non
     assert client.key_pool is None
     assert generate(client) == "served by own"
 
-    assert client._api_client._use_aiohttp()  # exactly google-genai: with aiohttp installed, async uses it
+    # exactly google-genai: with aiohttp installed, async uses it
+    assert client._api_client._use_aiohttp() is (aiohttp is not None)
 
     async def run() -> str:
         async with client.aio:
@@ -323,14 +329,13 @@ def test_managed_keys_override_the_sdks_own_key_and_env(mock: MockProvider, monk
     [
         ({"GEMINI_API_KEYS": "{0}, ,{1}"}, ["GEMINI_API_KEYS[0]", "GEMINI_API_KEYS[1]"]),
         ({"GOOGLE_API_KEYS": "{0}\n{1}\n"}, ["GOOGLE_API_KEYS[0]", "GOOGLE_API_KEYS[1]"]),
-        ({"GEMINI_API_KEYS": "{0}", "GOOGLE_API_KEYS": "{1}"}, ["GEMINI_API_KEYS[0]", "GOOGLE_API_KEYS[0]"]),
+        ({"GEMINI_API_KEYS": "{0},{1}", "GOOGLE_API_KEYS": "AIza-other"}, ["GEMINI_API_KEYS[0]", "GEMINI_API_KEYS[1]"]),
         ({"GEMINI_API_KEY_10": "{1}", "GEMINI_API_KEY_2": "{0}"}, ["GEMINI_API_KEY_2", "GEMINI_API_KEY_10"]),
         ({"GOOGLE_API_KEY_1": "{0}", "GOOGLE_API_KEY_3": "{1}"}, ["GOOGLE_API_KEY_1", "GOOGLE_API_KEY_3"]),
-        (  # one pool: the plain variables, then the numbered ones, then the lists
-            {"GOOGLE_API_KEYS": "{1}", "GEMINI_API_KEY": "{0}"},
-            ["GEMINI_API_KEY", "GOOGLE_API_KEYS[0]"],
+        (  # a list wins over numbered variables, and both over the SDK's own single-key variables
+            {"GOOGLE_API_KEYS": "{0},{1}", "GEMINI_API_KEY_1": "AIza-numbered", "GEMINI_API_KEY": "AIza-own"},
+            ["GOOGLE_API_KEYS[0]", "GOOGLE_API_KEYS[1]"],
         ),
-        ({"GEMINI_API_KEYS": "{1}", "GOOGLE_API_KEY_1": "{0}"}, ["GOOGLE_API_KEY_1", "GEMINI_API_KEYS[0]"]),
     ],
 )
 def test_keys_from_environment(
@@ -413,7 +418,7 @@ def test_users_http_options_are_kept(mock: MockProvider, as_dict: bool) -> None:
     ks = keys(mock, rate_limited(retry_after=30), ok())
     hooked: list[str] = []
 
-    async def async_hook(request: httpx2.Request) -> None:
+    async def async_hook(request: http.Request) -> None:
         hooked.append("async " + request.url.path)
 
     user_options = genai.types.HttpOptions(
@@ -441,7 +446,7 @@ def test_timeout_is_kept_and_not_failed_over(mock: MockProvider) -> None:
     ks = keys(mock, delay(2.0), ok())
     client = make_client(mock, ks, http={"timeout": 200})  # milliseconds
     assert client._api_client._http_options.timeout == 200
-    with pytest.raises(httpx2.ReadTimeout):
+    with pytest.raises(http.ReadTimeout):
         generate(client)
     assert mock.labels() == ["k0"]
     assert client.key_pool is not None
@@ -451,11 +456,12 @@ def test_timeout_is_kept_and_not_failed_over(mock: MockProvider) -> None:
 def test_users_httpx_clients_are_kept_and_wrapped(mock: MockProvider) -> None:
     ks = keys(mock, server_error(), ok())
     seen: list[str] = []
-    own = httpx2.Client(event_hooks={"request": [lambda r: seen.append(r.url.path)]})
-    own_async = httpx2.AsyncClient()
+    own = http.Client(event_hooks={"request": [lambda r: seen.append(r.url.path)]})
+    own_async = http.AsyncClient()
     client = make_client(mock, ks, http={"httpx_client": own, "httpx_async_client": own_async})
-    assert client._api_client._httpx_client is own
-    assert client._api_client._async_httpx_client is own_async
+    api_client: Any = client._api_client  # (Any: the SDK types it for one HTTP library, the test runs on both)
+    assert api_client._httpx_client is own
+    assert api_client._async_httpx_client is own_async
     assert is_installed(own._transport)
     assert is_installed(own_async._transport)
     assert generate(client) == "served by k1"
@@ -470,7 +476,8 @@ def test_users_httpx_clients_are_kept_and_wrapped(mock: MockProvider) -> None:
     assert mock.labels() == ["k0", "k1", "k0", "k1"]
 
 
-async def test_async_path_fails_over_on_httpx2_and_never_uses_aiohttp(
+@needs_aiohttp
+async def test_async_path_fails_over_on_httpx_and_never_uses_aiohttp(
     mock: MockProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def refuse(*args: Any, **kwargs: Any) -> None:
@@ -487,17 +494,18 @@ async def test_async_path_fails_over_on_httpx2_and_never_uses_aiohttp(
     async with client.aio:
         assert await agenerate(client) == "served by k1"
         assert await agenerate_stream(client) == "served by k1"
-    assert api_client._aiohttp_sessions == {}
+    assert getattr(api_client, "_aiohttp_sessions", {}) == {}  # releases before 2.x's late ones keep no such map
+    assert getattr(api_client, "_aiohttp_session", None) is None
     assert mock.labels() == ["k0", "k1", "k1"]
 
 
 def test_users_transport_in_client_args_is_the_inner_transport(mock: MockProvider) -> None:
     ks = keys(mock, rate_limited(retry_after=30), ok())
-    inner = httpx2.HTTPTransport()
+    inner = http.HTTPTransport()
     client = make_client(mock, ks, http={"client_args": {"transport": inner}})
     transport = client._api_client._httpx_client._transport
     assert is_installed(transport)
-    assert transport is inner  # the same object, the shell installed on it
+    assert inner_of(transport) is inner  # the same object, the shell on it or around it
     assert generate(client) == "served by k1"
 
 
@@ -676,14 +684,14 @@ def test_no_key_value_in_logs_reprs_or_exceptions(mock: MockProvider, caplog: py
 def _echoing(status: int, reason: str | None) -> Any:
     """An inner transport answering like Gemini does when it echoes the key it got (streamed, as a real transport)."""
 
-    def handle(request: httpx2.Request) -> httpx2.Response:
+    def handle(request: http.Request) -> http.Response:
         key = request.headers.get("x-goog-api-key", "")
         error: dict[str, Any] = {"code": status, "message": f"API key {key} is not valid", "status": "INVALID_ARGUMENT"}
         if reason:
             error["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason}]
         raw = json.dumps({"error": error}).encode()
         headers = {"content-type": "application/json", "content-length": str(len(raw))}
-        return httpx2.Response(status, headers=headers, stream=httpx2.ByteStream(raw))
+        return http.Response(status, headers=headers, stream=http.ByteStream(raw))
 
     return handle
 
@@ -691,7 +699,7 @@ def _echoing(status: int, reason: str | None) -> Any:
 @pytest.mark.parametrize("reason", ["API_KEY_INVALID", None])  # every key invalid / a plain 400 returned at once
 def test_key_echoed_in_an_error_body_is_replaced_by_its_label(reason: str | None) -> None:
     ks = [Key("AIza-echo-0-secretvalue", "k0"), Key("AIza-echo-1-secretvalue", "k1")]
-    transport = httpx2.MockTransport(_echoing(400, reason))
+    transport = http.MockTransport(_echoing(400, reason))
     client = genai.Client(
         key_pool=KeyPool(ks, policy=FAST),
         http_options={"base_url": "http://gemini.test", "client_args": {"transport": transport}},
@@ -705,16 +713,16 @@ def test_key_echoed_in_an_error_body_is_replaced_by_its_label(reason: str | None
 
 
 def test_key_echoed_in_an_already_read_error_body_is_scrubbed_too() -> None:
-    def handle(request: httpx2.Request) -> httpx2.Response:
+    def handle(request: http.Request) -> http.Response:
         key = request.headers.get("x-goog-api-key", "")
         error = {"code": 400, "message": f"API key {key} is not valid", "status": "INVALID_ARGUMENT"}
-        return httpx2.Response(400, json={"error": error})  # content given up front: already read
+        return http.Response(400, json={"error": error})  # content given up front: already read
 
     client = genai.Client(
         api_keys=[Key("AIza-echo-read-secretvalue", "k0")],
         http_options={
             "base_url": "http://gemini-read.test",
-            "client_args": {"transport": httpx2.MockTransport(handle)},
+            "client_args": {"transport": http.MockTransport(handle)},
         },
     )
     with pytest.raises(genai.errors.ClientError) as info:

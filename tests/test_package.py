@@ -49,3 +49,70 @@ def test_importing_byok_client_imports_no_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+ONLY_ONE = """
+import importlib.metadata as metadata
+import sys
+
+hidden = {hidden!r}
+real_version = metadata.version
+
+
+def version(name):  # as if only one SDK were installed
+    if name in hidden:
+        raise metadata.PackageNotFoundError(name)
+    return real_version(name)
+
+
+metadata.version = version
+for module in {modules!r}:
+    sys.modules[module] = None
+from byok_client import *  # noqa: F403
+import pydoc
+
+import byok_client
+
+text = pydoc.plain(pydoc.render_doc(byok_client))
+print(sorted(n for n in ("OpenAI", "AsyncOpenAI", "Anthropic", "AsyncAnthropic", "genai") if n in globals()))
+print("KeyPool" in text, "attempts_of" in text)
+"""
+SDK_NAMES = {
+    "openai": ("openai", ["AsyncOpenAI", "OpenAI"]),
+    "anthropic": ("anthropic", ["Anthropic", "AsyncAnthropic"]),
+    "google-genai": ("google.genai", ["genai"]),
+}
+
+
+@pytest.mark.parametrize("only", list(SDK_NAMES))
+def test_star_import_and_help_work_with_any_one_sdk_installed(only: str) -> None:
+    import importlib.metadata
+
+    try:
+        importlib.metadata.version(only)
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip(f"{only} is not installed")
+    others = [d for d in SDK_NAMES if d != only]
+    code = ONLY_ONE.format(hidden=others, modules=[SDK_NAMES[d][0] for d in others])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    names, helped = out.stdout.strip().splitlines()
+    assert names == str(SDK_NAMES[only][1])
+    assert helped == "True True"
+
+
+def test_an_sdk_of_an_unsupported_release_is_one_clear_error() -> None:
+    code = (
+        "import importlib.metadata as m; real = m.version\n"
+        "m.version = lambda name: '1.50.0' if name == 'openai' else real(name)\n"
+        "import byok_client\n"
+        "assert 'OpenAI' not in byok_client.__all__\n"
+        "from byok_client import *\n"
+        "try:\n    byok_client.OpenAI\nexcept byok_client.UnsupportedSDKVersionError as exc:\n    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == (
+        "openai 1.50.0 is installed, but byok_client supports openai 1.x (>= 1.108.1), 2.x (>= 2.0.0), "
+        "3.x (>= 3.0.0); upgrade it with: pip install -U 'byok-client[openai]'"
+    )

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
+from urllib.parse import urlsplit
 
 from .._binding import EXTENSION, Binding, origin_of
 from .._errors import ByokConfigError, NoUsableKeyError
 from .._pool import KeyPool
 from ..core.keys import Key
 from ..core.policy import FailoverPolicy
-from ..providers.base import Provider
+from ..events import EventCallback
+from ..providers.base import PLACEHOLDER_KEY, Provider
+from ..settings import Settings  # a real import: typing.get_type_hints resolves the clients' annotations
 from ..sources.base import KeySource
 from ..sources.env import EnvSource
 
-if TYPE_CHECKING:
-    from ..events import EventCallback
-    from ..settings import Settings
-
 __all__ = [
     "ByokClientMixin",
+    "EventCallback",
+    "Settings",
+    "URLParts",
+    "sdk_api_key",
+    "url_parts",
     "carry_pool",
     "PoolPlan",
     "make_pool",
@@ -76,11 +80,8 @@ def resolve_keys(
         if not isinstance(key_pool, KeyPool):
             raise ByokConfigError(f"key_pool must be a byok_client.KeyPool, not {type(key_pool).__name__}")
         return key_pool
-    if settings is not None:
-        from ..settings import Settings  # loaded already: the caller built one
-
-        if not isinstance(settings, Settings):
-            raise ByokConfigError(f"settings must be a byok_client.Settings, not {type(settings).__name__}")
+    if settings is not None and not isinstance(settings, Settings):
+        raise ByokConfigError(f"settings must be a byok_client.Settings, not {type(settings).__name__}")
     if settings is None and _byok_env_present():
         from ..settings import load_settings
 
@@ -232,3 +233,26 @@ def passthrough_stays(original: ByokClientMixin, copied: _C, extra: Mapping[str,
     if original.key_pool is None and all(extra.get(name) is None for name in own):
         copied.key_pool = None
     return copied
+
+
+def sdk_api_key(resolved: object, kwargs: Mapping[str, Any], credential_args: Sequence[str]) -> Any:
+    """The ``api_key`` to hand the SDK: a placeholder when managed keys stand in for the SDK's own credentials
+    (so its constructor neither demands nor discovers one), else what the user gave."""
+    api_key = kwargs.get("api_key")
+    if resolved is not None and api_key is None and all(kwargs.get(name) is None for name in credential_args):
+        return PLACEHOLDER_KEY
+    return api_key
+
+
+class URLParts(NamedTuple):
+    """``scheme``/``host``/``port`` of a URL, the parts ``origin_of`` reads."""
+
+    scheme: str
+    host: str
+    port: int | None
+
+
+def url_parts(url: object) -> URLParts:
+    """The parts of a URL (a string or an SDK's URL object), read without importing an HTTP library."""
+    parts = urlsplit(str(url))
+    return URLParts(parts.scheme, parts.hostname or "", parts.port)

@@ -1,122 +1,89 @@
-"""``byok_client.Anthropic`` / ``AsyncAnthropic``: the anthropic SDK's clients with a managed key pool."""
+"""``byok_client.Anthropic`` / ``AsyncAnthropic``: the anthropic SDK's clients with a managed key pool.
+
+The classes are generic over the supported anthropic lines (0.x, 1.x, 2.x): they take byok_client's arguments and
+pass every other keyword to the SDK untouched, and advertise the installed SDK's exact signature. What differs
+between lines lives in ``byok_client.clients._lines.anthropic_v<major>``.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
-import anthropic
-import anthropic._client as _sdk_client
-import httpx2
-from anthropic._constants import DEFAULT_MAX_RETRIES
-from anthropic._middleware import MiddlewareInput
-from anthropic._types import NotGiven, OpenTelemetryClientOption, not_given
-from anthropic.lib.credentials import AccessTokenProvider, AsyncAccessTokenProvider, TokenCache
-from httpx2 import Timeout
 from typing_extensions import override
 
 from .._pool import KeyPool
 from ..core.keys import Key
 from ..providers.anthropic import AnthropicProvider
-from ..providers.base import PLACEHOLDER_KEY
 from ..transports import install
+from . import _lines
 from ._common import (
     ByokClientMixin,
     ConfigPath,
+    EventCallback,
+    Settings,
     carry_pool,
     listeners,
     make_pool,
     passthrough_stays,
     resolve_keys,
+    sdk_api_key,
 )
 
-if TYPE_CHECKING:
-    from ..events import EventCallback
-    from ..settings import Settings
+_LINE = _lines.adapter("anthropic")  # before importing anthropic: an unsupported release gets the clear error
+
+import anthropic  # noqa: E402
 
 __all__ = ["Anthropic", "AsyncAnthropic"]
 
 _PROVIDER = AnthropicProvider()
 
 
-def _split_config(config: Mapping[str, Any] | ConfigPath | None) -> tuple[Mapping[str, Any] | None, ConfigPath | None]:
-    """anthropic's own ``config`` is a mapping (credentials); a path is byok_client's config file."""
+def _split_config(config: Mapping[str, Any] | ConfigPath | None, kwargs: dict[str, Any]) -> ConfigPath | None:
+    """anthropic's own ``config`` is a mapping (credentials) and goes to the SDK in ``kwargs``; a path is
+    byok_client's config file, returned."""
     if isinstance(config, str | os.PathLike):
-        return None, config
-    return config, None
-
-
-def _sdk_key(resolved: object, api_key: str | None, *explicit: object) -> str | None:
-    # With managed keys, an explicit placeholder also stops the SDK's own credential discovery (env, profiles).
-    if resolved is not None and api_key is None and all(e is None for e in explicit):
-        return PLACEHOLDER_KEY
-    return api_key
+        return config
+    if config is not None:
+        kwargs["config"] = config
+    return None
 
 
 class Anthropic(ByokClientMixin, anthropic.Anthropic):
     """``anthropic.Anthropic`` with a pool of API keys, injected and failed over per request.
 
-    Takes every ``anthropic.Anthropic`` argument plus ``api_keys`` or ``key_pool`` and ``settings``; ``config``
-    keeps the SDK's meaning for a mapping and names byok_client's config file for a path. Without them, keys come
-    from ``BYOK_ANTHROPIC__API_KEYS``, ``BYOK_CONFIG``, then ``ANTHROPIC_API_KEYS`` or ``ANTHROPIC_API_KEY_1..N``;
-    with none, the SDK's own key or auth token is used untouched. Raises ``ByokConfigError`` for invalid keys,
-    settings or config.
+    Takes every ``anthropic.Anthropic`` argument of the installed release plus ``api_keys`` or ``key_pool`` and
+    ``settings``; ``config`` keeps the SDK's meaning for a mapping and names byok_client's config file for a path.
+    Without them, keys come from ``BYOK_ANTHROPIC__API_KEYS``, ``BYOK_CONFIG``, then ``ANTHROPIC_API_KEYS`` or
+    ``ANTHROPIC_API_KEY_1..N``; with none, the SDK's own key or auth token is used untouched. Raises
+    ``ByokConfigError`` for invalid keys, settings or config.
     """
 
     def __init__(
         self,
         *,
-        api_key: str | None = None,
-        auth_token: str | None = None,
-        credentials: AccessTokenProvider | None = None,
         config: Mapping[str, Any] | ConfigPath | None = None,
-        profile: str | None = None,
-        webhook_key: str | None = None,
-        base_url: str | httpx2.URL | None = None,
-        timeout: float | Timeout | NotGiven | None = not_given,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        default_headers: Mapping[str, str] | None = None,
-        default_query: Mapping[str, object] | None = None,
-        open_telemetry: OpenTelemetryClientOption = None,
-        http_client: httpx2.Client | None = None,
-        middleware: Sequence[MiddlewareInput] | None = None,
-        _strict_response_validation: bool = False,
-        _token_cache: TokenCache | NotGiven | None = not_given,
         api_keys: Iterable[str | Key] | None = None,
         key_pool: KeyPool | None = None,
         settings: Settings | None = None,
         strategy: Any = None,
         on_event: EventCallback | Sequence[EventCallback] | None = None,
+        **kwargs: Any,
     ) -> None:
         self._byok_provider = _PROVIDER
-        sdk_config, byok_config = _split_config(config)
+        byok_config = _split_config(config, kwargs)
         resolved = resolve_keys(_PROVIDER, api_keys, key_pool, settings, byok_config, strategy)
         self._byok_binding = None
         self._byok_listeners = listeners(on_event)
-        super().__init__(
-            api_key=_sdk_key(resolved, api_key, auth_token, credentials, sdk_config, profile),
-            auth_token=auth_token,
-            credentials=credentials,
-            config=sdk_config,
-            profile=profile,
-            webhook_key=webhook_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            default_headers=default_headers,
-            default_query=default_query,
-            open_telemetry=open_telemetry,
-            http_client=http_client,
-            middleware=middleware,
-            _strict_response_validation=_strict_response_validation,
-            _token_cache=_token_cache,
-        )
+        # With managed keys, an explicit placeholder also stops the SDK's own credential discovery (env, profiles).
+        kwargs["api_key"] = sdk_api_key(resolved, kwargs, _LINE.CREDENTIAL_ARGS)
+        super().__init__(**kwargs)
         self.key_pool = make_pool(resolved, _PROVIDER, self.base_url)
         install(self._client)
 
     @override
-    def _prepare_request(self, request: httpx2.Request) -> None:
+    def _prepare_request(self, request: Any) -> None:
         super()._prepare_request(request)
         self._byok_bind(request, self._base_url)  # the attribute behind the SDK's base_url property
 
@@ -124,52 +91,20 @@ class Anthropic(ByokClientMixin, anthropic.Anthropic):
     def copy(
         self,
         *,
-        api_key: str | None = None,
-        auth_token: str | None = None,
-        credentials: AccessTokenProvider | NotGiven | None = not_given,
         config: Mapping[str, Any] | ConfigPath | None = None,
-        profile: str | None = None,
-        webhook_key: str | None = None,
-        base_url: str | httpx2.URL | None = None,
-        timeout: float | Timeout | NotGiven | None = not_given,
-        http_client: httpx2.Client | None = None,
-        max_retries: int | NotGiven = not_given,
-        open_telemetry: OpenTelemetryClientOption = None,
-        default_headers: Mapping[str, str] | None = None,
-        set_default_headers: Mapping[str, str] | None = None,
-        default_query: Mapping[str, object] | None = None,
-        set_default_query: Mapping[str, object] | None = None,
-        middleware: Sequence[MiddlewareInput] | NotGiven | None = not_given,
-        _extra_kwargs: Mapping[str, Any] = {},
         api_keys: Iterable[str | Key] | None = None,
         key_pool: KeyPool | None = None,
         settings: Settings | None = None,
         strategy: Any = None,
         on_event: EventCallback | Sequence[EventCallback] | None = None,
+        _extra_kwargs: Mapping[str, Any] = {},
+        **kwargs: Any,
     ) -> Self:
         """Like ``anthropic.Anthropic.copy``; the copy keeps this client's pool unless ``api_keys`` or
         ``key_pool`` is given."""
-        sdk_config, byok_config = _split_config(config)
+        byok_config = _split_config(config, kwargs)
         extra = carry_pool(self, api_keys, key_pool, _extra_kwargs, settings, byok_config, strategy, on_event)
-        copied = super().copy(
-            api_key=api_key,
-            auth_token=auth_token,
-            credentials=credentials,
-            config=sdk_config,
-            profile=profile,
-            webhook_key=webhook_key,
-            base_url=base_url,
-            timeout=timeout,
-            http_client=http_client,
-            max_retries=max_retries,
-            open_telemetry=open_telemetry,
-            default_headers=default_headers,
-            set_default_headers=set_default_headers,
-            default_query=default_query,
-            set_default_query=set_default_query,
-            middleware=middleware,
-            _extra_kwargs=extra,
-        )
+        copied = super().copy(_extra_kwargs=extra, **kwargs)
         return passthrough_stays(self, copied, extra)
 
     with_options = copy
@@ -181,56 +116,26 @@ class AsyncAnthropic(ByokClientMixin, anthropic.AsyncAnthropic):
     def __init__(
         self,
         *,
-        api_key: str | None = None,
-        auth_token: str | None = None,
-        credentials: AccessTokenProvider | AsyncAccessTokenProvider | None = None,
         config: Mapping[str, Any] | ConfigPath | None = None,
-        profile: str | None = None,
-        webhook_key: str | None = None,
-        base_url: str | httpx2.URL | None = None,
-        timeout: float | Timeout | NotGiven | None = not_given,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        default_headers: Mapping[str, str] | None = None,
-        default_query: Mapping[str, object] | None = None,
-        open_telemetry: OpenTelemetryClientOption = None,
-        http_client: httpx2.AsyncClient | None = None,
-        middleware: Sequence[MiddlewareInput] | None = None,
-        _strict_response_validation: bool = False,
-        _token_cache: TokenCache | NotGiven | None = not_given,
         api_keys: Iterable[str | Key] | None = None,
         key_pool: KeyPool | None = None,
         settings: Settings | None = None,
         strategy: Any = None,
         on_event: EventCallback | Sequence[EventCallback] | None = None,
+        **kwargs: Any,
     ) -> None:
         self._byok_provider = _PROVIDER
-        sdk_config, byok_config = _split_config(config)
+        byok_config = _split_config(config, kwargs)
         resolved = resolve_keys(_PROVIDER, api_keys, key_pool, settings, byok_config, strategy)
         self._byok_binding = None
         self._byok_listeners = listeners(on_event)
-        super().__init__(
-            api_key=_sdk_key(resolved, api_key, auth_token, credentials, sdk_config, profile),
-            auth_token=auth_token,
-            credentials=credentials,
-            config=sdk_config,
-            profile=profile,
-            webhook_key=webhook_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            default_headers=default_headers,
-            default_query=default_query,
-            open_telemetry=open_telemetry,
-            http_client=http_client,
-            middleware=middleware,
-            _strict_response_validation=_strict_response_validation,
-            _token_cache=_token_cache,
-        )
+        kwargs["api_key"] = sdk_api_key(resolved, kwargs, _LINE.CREDENTIAL_ARGS)
+        super().__init__(**kwargs)
         self.key_pool = make_pool(resolved, _PROVIDER, self.base_url)
         install(self._client)
 
     @override
-    async def _prepare_request(self, request: httpx2.Request) -> None:
+    async def _prepare_request(self, request: Any) -> None:
         await super()._prepare_request(request)
         self._byok_bind(request, self._base_url)  # the attribute behind the SDK's base_url property
 
@@ -238,64 +143,26 @@ class AsyncAnthropic(ByokClientMixin, anthropic.AsyncAnthropic):
     def copy(
         self,
         *,
-        api_key: str | None = None,
-        auth_token: str | None = None,
-        credentials: AccessTokenProvider | AsyncAccessTokenProvider | NotGiven | None = not_given,
         config: Mapping[str, Any] | ConfigPath | None = None,
-        profile: str | None = None,
-        webhook_key: str | None = None,
-        base_url: str | httpx2.URL | None = None,
-        timeout: float | Timeout | NotGiven | None = not_given,
-        http_client: httpx2.AsyncClient | None = None,
-        max_retries: int | NotGiven = not_given,
-        open_telemetry: OpenTelemetryClientOption = None,
-        default_headers: Mapping[str, str] | None = None,
-        set_default_headers: Mapping[str, str] | None = None,
-        default_query: Mapping[str, object] | None = None,
-        set_default_query: Mapping[str, object] | None = None,
-        middleware: Sequence[MiddlewareInput] | NotGiven | None = not_given,
-        _extra_kwargs: Mapping[str, Any] = {},
         api_keys: Iterable[str | Key] | None = None,
         key_pool: KeyPool | None = None,
         settings: Settings | None = None,
         strategy: Any = None,
         on_event: EventCallback | Sequence[EventCallback] | None = None,
+        _extra_kwargs: Mapping[str, Any] = {},
+        **kwargs: Any,
     ) -> Self:
         """Like ``anthropic.AsyncAnthropic.copy``; the copy keeps this client's pool unless ``api_keys`` or
         ``key_pool`` is given."""
-        sdk_config, byok_config = _split_config(config)
+        byok_config = _split_config(config, kwargs)
         extra = carry_pool(self, api_keys, key_pool, _extra_kwargs, settings, byok_config, strategy, on_event)
-        copied = super().copy(
-            api_key=api_key,
-            auth_token=auth_token,
-            credentials=credentials,
-            config=sdk_config,
-            profile=profile,
-            webhook_key=webhook_key,
-            base_url=base_url,
-            timeout=timeout,
-            http_client=http_client,
-            max_retries=max_retries,
-            open_telemetry=open_telemetry,
-            default_headers=default_headers,
-            set_default_headers=set_default_headers,
-            default_query=default_query,
-            set_default_query=set_default_query,
-            middleware=middleware,
-            _extra_kwargs=extra,
-        )
+        copied = super().copy(_extra_kwargs=extra, **kwargs)
         return passthrough_stays(self, copied, extra)
 
     with_options = copy
 
 
-# The SDK runs its credential chain (profiles, workload identity) and hands credentials to copies only for
-# `type(client) in (Anthropic, AsyncAnthropic)`; our subclasses are drop-ins, so they count as those too.
-_sdk_is_base_client = _sdk_client._is_base_client
-
-
-def _is_base_client(client: object) -> bool:
-    return _sdk_is_base_client(client) or type(client) in (Anthropic, AsyncAnthropic)
-
-
-_sdk_client._is_base_client = _is_base_client
+for _ours, _sdk in ((Anthropic, anthropic.Anthropic), (AsyncAnthropic, anthropic.AsyncAnthropic)):
+    _lines.merge_signature(_ours.__init__, _sdk.__init__, replaced=("config",))
+    _lines.merge_signature(_ours.copy, _sdk.copy, replaced=("config",))
+_LINE.count_as_base_clients(Anthropic, AsyncAnthropic)
