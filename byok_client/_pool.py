@@ -7,22 +7,18 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._errors import ByokConfigError
 from .core.health import Health
 from .core.keys import Key
 from .core.policy import FailoverPolicy
 from .core.pool import CooldownScope, Limits, PoolState
+from .events import EventCallback, PoolEvent  # plain dataclasses: annotations resolve at run time
 from .logging import register_keys
 from .sources.base import KeySource
 from .sources.watch import SourceWatcher
-
-if TYPE_CHECKING:
-    from .events import EventCallback, PoolEvent
-    from .stats import KeyStatus, PoolStats
-
-# events, stats and strategies are imported where first used: importing byok_client stays cheap.
+from .stats import KeyStatus, PoolStats
 
 __all__ = ["KeyPool", "Limits"]
 

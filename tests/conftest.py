@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from byok_client.core.keys import Key
 from byok_client.testing import MockProvider
 
 
@@ -91,8 +92,6 @@ _SECRETS: set[str] = set()
 def leak_scanner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fails the test if a key value built during it appears in a log record (every logger, at DEBUG) or a
     warning. Failure reports and captured output are checked in ``pytest_runtest_makereport``."""
-    from byok_client.core.keys import Key
-
     _SECRETS.clear()
     original = Key.__init__
 

@@ -263,7 +263,7 @@ def test_keys_used_in_order_and_first_good_key_keeps_serving(mock: MockProvider)
 
 def test_cooled_key_gets_no_request_until_its_time(mock: MockProvider, clock: FakeClock) -> None:
     ks = keys(mock, rate_limited(retry_after=30), ok())
-    pool = KeyPool(ks, clock=clock, policy=FAST)
+    pool = KeyPool(ks, clock=clock, policy=FAST, cooldown_scope="key")
     client = sync_client(mock, ks, key_pool=pool, max_retries=0)
     assert ask(client) == "served by k1"
     assert pool.status_of("k0").cooling_for == pytest.approx(30)
@@ -375,9 +375,13 @@ def test_managed_keys_need_no_sdk_credential() -> None:
             {"ANTHROPIC_API_KEY_10": "{1}", "ANTHROPIC_API_KEY_2": "{0}"},
             ["ANTHROPIC_API_KEY_2", "ANTHROPIC_API_KEY_10"],
         ),
-        (  # the list wins over numbered variables, and both over the SDK's own ANTHROPIC_API_KEY
-            {"ANTHROPIC_API_KEYS": "{0},{1}", "ANTHROPIC_API_KEY_1": "sk-numbered", "ANTHROPIC_API_KEY": "sk-own"},
-            ["ANTHROPIC_API_KEYS[0]", "ANTHROPIC_API_KEYS[1]"],
+        (  # one pool: the plain variable, then the numbered ones, then the list
+            {"ANTHROPIC_API_KEYS": "{1}", "ANTHROPIC_API_KEY": "{0}"},
+            ["ANTHROPIC_API_KEY", "ANTHROPIC_API_KEYS[0]"],
+        ),
+        (
+            {"ANTHROPIC_API_KEYS": "{1}", "ANTHROPIC_API_KEY_1": "{0}"},
+            ["ANTHROPIC_API_KEY_1", "ANTHROPIC_API_KEYS[0]"],
         ),
     ],
 )

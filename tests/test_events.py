@@ -57,7 +57,9 @@ def kinds(events: list[PoolEvent]) -> list[str]:
 def test_events_fire_once_per_transition(mock: MockProvider, clock: FakeClock) -> None:
     ks = keys(mock, rate_limited(retry_after=30), quota_exhausted(), invalid_key(), ok())
     events: list[PoolEvent] = []
-    pool = KeyPool(ks, clock=clock, on_event=events.append, policy=FailoverPolicy(retry_after_cap=0.01))
+    pool = KeyPool(
+        ks, clock=clock, on_event=events.append, policy=FailoverPolicy(retry_after_cap=0.01), cooldown_scope="key"
+    )
     client = OpenAI(key_pool=pool, base_url=mock.openai_base_url, max_retries=0)
     assert chat(client) == "served by k3"
     assert kinds(events) == [
@@ -218,7 +220,7 @@ class _Cells(HTMLParser):
 
 def test_pool_renders_in_notebooks_and_terminals(mock: MockProvider, tmp_path: Path) -> None:
     ks = keys(mock, rate_limited(retry_after=30), ok())
-    pool = KeyPool(ks)
+    pool = KeyPool(ks, cooldown_scope="key")
     chat(OpenAI(key_pool=pool, base_url=mock.openai_base_url))
     html = pool._repr_html_()
     parser = _Cells()

@@ -228,7 +228,7 @@ def test_keys_used_in_order_and_first_good_key_keeps_serving(mock: MockProvider)
 
 def test_cooled_key_gets_no_request_until_its_time(mock: MockProvider, clock: FakeClock) -> None:
     ks = keys(mock, rate_limited(retry_after=30), ok())
-    pool = KeyPool(ks, clock=clock, policy=FAST)
+    pool = KeyPool(ks, clock=clock, policy=FAST, cooldown_scope="key")
     client = make_client(mock, ks, key_pool=pool)
     assert generate(client) == "served by k1"
     assert pool.status_of("k0").cooling_for == pytest.approx(30)  # from the RetryInfo detail
@@ -242,7 +242,7 @@ def test_cooled_key_gets_no_request_until_its_time(mock: MockProvider, clock: Fa
 
 def test_quota_cooldowns(mock: MockProvider, clock: FakeClock) -> None:
     ks = keys(mock, quota_exhausted(per_day=True), quota_exhausted(per_day=False), ok())
-    pool = KeyPool(ks, clock=clock, policy=FAST.replace(quota_cooldown=600))
+    pool = KeyPool(ks, clock=clock, policy=FAST.replace(quota_cooldown=600), cooldown_scope="key")
     assert generate(make_client(mock, ks, key_pool=pool)) == "served by k2"
     per_day, zero = pool.status_of("k0"), pool.status_of("k1")
     assert per_day.cooldown_reason == zero.cooldown_reason == "quota_exhausted"
@@ -329,13 +329,14 @@ def test_managed_keys_override_the_sdks_own_key_and_env(mock: MockProvider, monk
     [
         ({"GEMINI_API_KEYS": "{0}, ,{1}"}, ["GEMINI_API_KEYS[0]", "GEMINI_API_KEYS[1]"]),
         ({"GOOGLE_API_KEYS": "{0}\n{1}\n"}, ["GOOGLE_API_KEYS[0]", "GOOGLE_API_KEYS[1]"]),
-        ({"GEMINI_API_KEYS": "{0},{1}", "GOOGLE_API_KEYS": "AIza-other"}, ["GEMINI_API_KEYS[0]", "GEMINI_API_KEYS[1]"]),
+        ({"GEMINI_API_KEYS": "{0}", "GOOGLE_API_KEYS": "{1}"}, ["GEMINI_API_KEYS[0]", "GOOGLE_API_KEYS[0]"]),
         ({"GEMINI_API_KEY_10": "{1}", "GEMINI_API_KEY_2": "{0}"}, ["GEMINI_API_KEY_2", "GEMINI_API_KEY_10"]),
         ({"GOOGLE_API_KEY_1": "{0}", "GOOGLE_API_KEY_3": "{1}"}, ["GOOGLE_API_KEY_1", "GOOGLE_API_KEY_3"]),
-        (  # a list wins over numbered variables, and both over the SDK's own single-key variables
-            {"GOOGLE_API_KEYS": "{0},{1}", "GEMINI_API_KEY_1": "AIza-numbered", "GEMINI_API_KEY": "AIza-own"},
-            ["GOOGLE_API_KEYS[0]", "GOOGLE_API_KEYS[1]"],
+        (  # one pool: the plain variables, then the numbered ones, then the lists
+            {"GOOGLE_API_KEYS": "{1}", "GEMINI_API_KEY": "{0}"},
+            ["GEMINI_API_KEY", "GOOGLE_API_KEYS[0]"],
         ),
+        ({"GEMINI_API_KEYS": "{1}", "GOOGLE_API_KEY_1": "{0}"}, ["GOOGLE_API_KEY_1", "GEMINI_API_KEYS[0]"]),
     ],
 )
 def test_keys_from_environment(

@@ -107,7 +107,7 @@ def server() -> Iterator[RawServer]:
 
 
 def pool_of(n: int = 2) -> KeyPool:
-    return KeyPool([Key(f"sk-lease-{i}-{time.monotonic_ns()}", f"k{i}") for i in range(n)])
+    return KeyPool([Key(f"sk-lease-{i}-{time.monotonic_ns()}", f"k{i}") for i in range(n)], cooldown_scope="key")
 
 
 def in_flight(pool: KeyPool) -> list[int]:

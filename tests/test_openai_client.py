@@ -185,7 +185,7 @@ def test_cooled_key_gets_no_request_until_its_time(mock: MockProvider, clock: Fa
 
 def test_rate_limit_reset_header_sets_cooldown(mock: MockProvider, clock: FakeClock) -> None:
     ks = keys(mock, rate_limited(reset_requests="6m0s"), ok())
-    pool = KeyPool(ks, clock=clock, policy=FAST)
+    pool = KeyPool(ks, clock=clock, policy=FAST, cooldown_scope="key")
     chat(sync_client(mock, ks, key_pool=pool, max_retries=0))
     assert pool.status_of("k0").cooling_for == pytest.approx(360)
 
@@ -252,6 +252,10 @@ def test_managed_keys_do_not_need_openai_api_key_and_override_it(
         (
             {"OPENAI_API_KEY_10": "{1}", "OPENAI_API_KEY_2": "{0}"},
             ["OPENAI_API_KEY_2", "OPENAI_API_KEY_10"],
+        ),
+        (  # one pool: the plain variable, then the numbered ones, then the list
+            {"OPENAI_API_KEYS": "{1}", "OPENAI_API_KEY": "{0}"},
+            ["OPENAI_API_KEY", "OPENAI_API_KEYS[0]"],
         ),
     ],
 )

@@ -186,19 +186,6 @@ def _own_members(cls: type[Any]) -> list[tuple[str, Any]]:
     return members
 
 
-# KeyPool's annotations name types _pool.py imports only under TYPE_CHECKING (kept lazy so importing byok_client
-# stays cheap); _pool.py is outside this branch. Empty this set once _pool.py imports them at run time.
-PENDING_IN_POOL = {
-    "KeyPool()",
-    "KeyPool.__init__",
-    "KeyPool.acreate",
-    "KeyPool.stats",
-    "KeyPool.status",
-    "KeyPool.status_of",
-    "KeyPool.subscribe",
-}
-
-
 def test_type_hints_and_evaluated_signatures_work_on_every_public_class_and_method() -> None:
     checked, failing = 0, set()
 
@@ -231,7 +218,7 @@ def test_type_hints_and_evaluated_signatures_work_on_every_public_class_and_meth
         elif inspect.isfunction(value):
             check(name, value)
     assert checked >= 20
-    assert failing == PENDING_IN_POOL
+    assert failing == set()
 
 
 @pytest.mark.parametrize("dist", INSTALLED)

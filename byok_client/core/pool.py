@@ -10,18 +10,16 @@ import heapq
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from .._errors import ByokConfigError
+from ..events import PoolEvent  # plain dataclasses: cheap, and annotations resolve at run time
+from ..stats import KeyStatus
 from .health import Health, ModelHealth
 from .keys import Key
 from .policy import FailoverPolicy, Failure, Verdict
 from .registry import SCOPES, Scope, ScopeRegistry
 from .selection import FilterSelector, KeyView, Selector, make_selector
-
-if TYPE_CHECKING:
-    from ..events import PoolEvent
-    from ..stats import KeyStatus
 
 __all__ = ["CooldownScope", "Limits", "PoolState"]
 
@@ -255,9 +253,10 @@ class PoolState:
         now = self._clock()
         with self._lock:
             self._wake(now, events, provider, path)
-            skip = tried | self._model_skip(model, now) if model is not None else tried
+            cooling = self._model_skip(model, now)
+            skip = tried | cooling if cooling else tried
             usable, dropped = self._usable_now(now)
-            index = self._selector.pick(skip, usable)
+            index = self._selector.pick(skip, usable, cooling)
             self._settle(dropped, now)
             chosen = self._entries[index] if index is not None else None
             if chosen is None and not tried:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import random as _random
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,7 +93,7 @@ class Selector:
     def touch(self, i: int) -> None:
         """Key i's in-flight count or remaining quota changed."""
 
-    def pick(self, skip: set[int], usable: Usable) -> int | None:
+    def pick(self, skip: set[int], usable: Usable, cooling: Set[int] = frozenset()) -> int | None:
         raise NotImplementedError
 
 
@@ -127,14 +127,14 @@ class OrderedSelector(Selector):
         while self._primary < len(self._disabled) and self._disabled[self._primary]:
             self._primary += 1
 
-    def pick(self, skip: set[int], usable: Usable) -> int | None:
+    def pick(self, skip: set[int], usable: Usable, cooling: Set[int] = frozenset()) -> int | None:
         heap, queued = self._heap, self._queued
         while heap and not usable(heap[0]):
             queued[heapq.heappop(heap)] = False
         if not heap:
             return None
-        if heap[0] != self._primary:
-            return self._spread.pick(skip, usable)  # the primary cools: spread
+        if heap[0] != self._primary or self._primary in cooling:
+            return self._spread.pick(skip, usable)  # the primary cools (for every model, or this one): spread
         if self._primary not in skip:
             return self._primary
         popped = []  # the primary failed this request in a way that did not cool it (5xx): next in order
@@ -168,7 +168,7 @@ class RoundRobinSelector(Selector):
             self._in_ring[i] = True
             self._ring.append(i)
 
-    def pick(self, skip: set[int], usable: Usable) -> int | None:
+    def pick(self, skip: set[int], usable: Usable, cooling: Set[int] = frozenset()) -> int | None:
         ring, in_ring = self._ring, self._in_ring
         for _ in range(len(ring)):
             i = ring.popleft()
@@ -235,7 +235,7 @@ class WeightedSelector(Selector):
     def remove(self, i: int) -> None:
         self._set_active(i, False)
 
-    def pick(self, skip: set[int], usable: Usable) -> int | None:
+    def pick(self, skip: set[int], usable: Usable, cooling: Set[int] = frozenset()) -> int | None:
         hidden = [i for i in skip if self._active[i]]
         for i in hidden:
             self._set_active(i, False)
@@ -297,7 +297,7 @@ class LeastLoadedSelector(Selector):
             self._version[i] += 1
             self._push(i)
 
-    def pick(self, skip: set[int], usable: Usable) -> int | None:
+    def pick(self, skip: set[int], usable: Usable, cooling: Set[int] = frozenset()) -> int | None:
         heap, popped, chosen = self._heap, [], None
         while heap:
             *_, i, version = heap[0]
@@ -337,7 +337,7 @@ class FilterSelector(Selector):
     def add(self, i: int) -> None:
         pass
 
-    def pick(self, skip: set[int], usable: Usable) -> int | None:
+    def pick(self, skip: set[int], usable: Usable, cooling: Set[int] = frozenset()) -> int | None:
         raise TypeError("a user strategy is run by the pool through choose(), off its lock")
 
     def choose(self, views: list[KeyView]) -> int | None:
