@@ -129,8 +129,12 @@ def _split_url(url: str) -> tuple[str, str | None]:
         )
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     prefix = next((v for k, v in pairs if k == "prefix"), None)
+    if prefix is None:
+        return url, None
+    # Cut the query by hand: urlunsplit would turn "unix:///path" into "unix:/path".
     rest = urlencode([(k, v) for k, v in pairs if k != "prefix"])
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), prefix
+    head = url.split("?", 1)[0]
+    return (f"{head}?{rest}" if rest else head), prefix
 
 
 def _client_from_url(url: str, socket_timeout: float) -> Any:
