@@ -7,6 +7,7 @@ fixture fails (never skips) when redis-server is not installed: the state tests 
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -80,6 +81,15 @@ class RedisServer:
             process.kill()
             process.wait(10)
 
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open but nothing answers, like a hung or very slow Redis."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._process is not None:
+            self._process.send_signal(signal.SIGCONT)
+
     def restart(self) -> None:
         """Kill the server and start a fresh one on the same port."""
         self.kill()
@@ -88,6 +98,7 @@ class RedisServer:
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGCONT)  # a paused server cannot act on SIGTERM
             process.terminate()
             try:
                 process.wait(10)

@@ -381,6 +381,33 @@ def test_redis_restarted_sharing_resumes_and_queued_changes_arrive(
     assert rows[("fp-a", None)]["requests"] == 5
 
 
+def test_a_hung_redis_never_delays_callers(
+    redis_server: RedisServer, make: Callable[..., RedisState], caplog: pytest.LogCaptureFixture
+) -> None:
+    a, b = make(), make()
+    inbox = attached(b)
+    with caplog.at_level(logging.INFO, logger="byok_client"):
+        redis_server.pause()
+        try:
+            worst = 0.0
+            end = time.monotonic() + 1.5  # the thread's commands time out (0.5 s) meanwhile
+            i = 0
+            while time.monotonic() < end:
+                start = time.perf_counter()
+                a.publish(cooldown(f"fp-{i % 3}", reason=f"hung {i}"))
+                a.count(SCOPE, "fp-0", "requests")
+                worst = max(worst, time.perf_counter() - start)
+                i += 1
+                time.sleep(0.001)
+        finally:
+            redis_server.resume()
+        print(f"\nRedis hung: {i} publish+count pairs, worst {worst * 1e3:.2f} ms")
+        assert worst < 0.05
+        assert inbox.wait_for(lambda cs: any(c.reason == f"hung {i - 1}" for c in cs), timeout=10)
+    # the publisher's commands timed out: one warning (the idle receiver may notice too, at its next probe)
+    assert 1 <= sum(r.levelno == logging.WARNING for r in caplog.records) <= 2
+
+
 def test_queue_is_bounded_and_drops_counters_first(redis_server: RedisServer, make: Callable[..., RedisState]) -> None:
     redis_server.kill()
     a = make(max_queue=10)

@@ -47,6 +47,7 @@ _INTEGERS = ("remaining_requests", "remaining_tokens")
 _TEXTS = ("model", "failure", "reason")
 _NOT_FAILURES = frozenset({"requests", "successes"})
 _SCHEMES = ("redis", "rediss", "unix")
+_PROBE_INTERVAL = 5.0  # seconds between PINGs on an otherwise idle connection
 
 # KEYS[1] the scope's index, KEYS[2] the entry. ARGV: fingerprint, now (ms), expires at (ms), op, op arguments.
 # One script per entry, so the write, its TTL and the index stay consistent; TTLs only ever grow (a shorter
@@ -472,6 +473,7 @@ class RedisState:
         channels: dict[str, str] = {}  # channel -> scope, as subscribed on the current connection
         confirmed: set[str] = set()  # channels whose subscription Redis has confirmed
         next_counts = time.monotonic() + self.flush_interval
+        next_probe = time.monotonic() + _PROBE_INTERVAL
         while True:
             stopping = self._stop.is_set()
             try:
@@ -487,7 +489,7 @@ class RedisState:
                         self._subs_changed = True
                     if self._outage:
                         self._outage = False
-                        log.info("shared key state at %s is reachable again; re-synced", self._where)
+                        log.info("shared key state at %s is reachable again; re-syncing", self._where)
                 if not stopping and self._subs_changed:
                     self._sync_subscriptions(pubsub, channels, confirmed)
                 counts_due = stopping or time.monotonic() >= next_counts
@@ -497,7 +499,15 @@ class RedisState:
                 if stopping:
                     break
                 self._drain(pubsub, channels, confirmed)
-                self._wait(pubsub, max(0.0, min(1.0, next_counts - time.monotonic())))
+                now = time.monotonic()
+                if now >= next_probe:
+                    # An idle connection can die quietly (a partition sends no reset): ask, so an outage is seen.
+                    self._client.ping()
+                    if pubsub.subscribed:
+                        pubsub.ping()
+                    next_probe = now + _PROBE_INTERVAL
+                idle = 1.0 if not self._counts else next_counts - now
+                self._wait(pubsub, max(0.0, min(idle, next_probe - now)))
                 backoff = 0.05
             except Exception as exc:
                 if not self._outage:
