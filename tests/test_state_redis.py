@@ -393,6 +393,34 @@ def test_redis_restarted_sharing_resumes_and_queued_changes_arrive(
     assert rows[("fp-a", None)]["requests"] == 5
 
 
+def test_what_a_restart_lost_is_asserted_again(redis_server: RedisServer, make: Callable[..., RedisState]) -> None:
+    a = make()
+    attached(a)
+    a.publish(cooldown("fp-a", 60, model="gpt-4o"))
+    a.publish(cooldown("fp-gone", 0.2))  # over by the time Redis is back: not sent again
+    a.publish(StateChange(SCOPE, "fp-b", "disable", reason="revoked"))
+    a.publish(StateChange(SCOPE, "fp-c", "disable", reason="revoked"))
+    a.publish(StateChange(SCOPE, "fp-c", "enable"))
+    reader = make()
+    deadline = time.monotonic() + 5
+    while len(reader.snapshot()) < 5 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    redis_server.restart()  # no persistence: everything stored is gone
+    expected = [("fp-a", None, "ready"), ("fp-a", "gpt-4o", "cooling"), ("fp-b", None, "disabled")]
+    deadline = time.monotonic() + 10
+    rows: list[tuple[str, str | None, str]] = []
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            rows = [(r["fingerprint"], r["model"], r["state"]) for r in reader.snapshot([SCOPE])]
+        if rows == expected:
+            break
+        time.sleep(0.05)
+    assert rows == expected
+    late = attached(make())
+    assert sorted((c.fingerprint, c.kind) for c in late.changes) == [("fp-a", "cooldown"), ("fp-b", "disable")]
+
+
 def test_a_hung_redis_never_delays_callers(
     redis_server: RedisServer, make: Callable[..., RedisState], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -306,6 +306,10 @@ class RedisState:
         self._closed = False
         self._outage = False
         self._apply_failed = False
+        # What this instance asserted and still holds (live cooldowns, disabled keys), by what it is about: sent
+        # again when Redis comes back without its data (a restart without persistence), so the fleet keeps it.
+        self._live: dict[tuple[str, str, str, str], StateChange] = {}
+        self._run_id: str | None = None
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "byok", **options: Any) -> RedisState:
@@ -479,6 +483,7 @@ class RedisState:
             try:
                 if pubsub is None:
                     self._client.ping()
+                    self._check_restart()
                     pubsub = self._client.pubsub()
                     channels = {}
                     confirmed = set()
@@ -573,6 +578,8 @@ class RedisState:
             elif kind == "message":
                 data = _json(message.get("data"))
                 change = _change(scope, data)
+                if change is not None and change.kind == "enable":
+                    self._live.pop((scope, change.fingerprint, "", "off"), None)  # theirs wins over ours
                 if change is not None and change.origin not in self._own_origins:
                     self._deliver(scope, change, loaded_only=True)
 
@@ -719,6 +726,42 @@ class RedisState:
             pipe.zadd(self._directory, {scope: now_ms})
         pipe.pexpire(self._directory, int(self.ttl * 1000))
         pipe.execute()
+        self._remember(changes, now)
+
+    def _remember(self, changes: list[StateChange], now: float) -> None:
+        """Keep what this instance asserted and is still true (thread only)."""
+        live = self._live
+        for change in changes:
+            about = (change.scope, change.fingerprint, change.model or "")
+            if change.kind == "cooldown" and change.until is not None and change.until > now:
+                live[(*about, "cool")] = change
+            elif change.kind == "disable":
+                live[(*about, "off")] = change
+            elif change.kind == "enable":
+                live.pop((*about, "off"), None)
+        if len(live) > self.max_queue:  # bounded: the oldest assertions go first
+            for name in list(live)[: len(live) - self.max_queue]:
+                del live[name]
+
+    def _check_restart(self) -> None:
+        """On (re)connect: when Redis is a new run (it restarted and may have lost its data), queue again what
+        this instance still asserts, ahead of anything newer."""
+        try:
+            info = self._client.info("server")
+        except Exception:
+            return  # INFO may be refused (ACLs, managed services): re-sending is only a nicety
+        run_id = info.get("run_id") if isinstance(info, dict) else None
+        if not isinstance(run_id, str):
+            return
+        previous, self._run_id = self._run_id, run_id
+        if previous is None or previous == run_id:
+            return
+        now = time.time()
+        again = [c for c in self._live.values() if c.kind == "disable" or (c.until is not None and c.until > now)]
+        with self._lock:
+            self._changes.extendleft(reversed(again))
+            while len(self._changes) + len(self._counts) > self.max_queue:
+                self._drop_one()
 
     @staticmethod
     def _eval(pipe: Any, head: tuple[str, None, str, int], entry: str, expires: int, *args: Any) -> None:
