@@ -300,6 +300,23 @@ def test_counters_are_batched(make: Callable[..., RedisState], raw: redis.Redis)
     assert rows["fp-0"]["failures"] == {"rate_limited": 250}
 
 
+def test_rate_limit_readings_are_coalesced(make: Callable[..., RedisState], raw: redis.Redis) -> None:
+    a, b = make(flush_interval=0.1), make()
+    inbox = attached(b)
+    raw.config_resetstat()
+    for i in range(500):
+        a.publish(StateChange(SCOPE, "fp-a", "limits", model="gpt-4o", remaining_requests=1000 - i))
+        a.publish(StateChange(SCOPE, "fp-a", "limits", model="o3", remaining_requests=5000 - i))
+    assert inbox.wait_for(lambda cs: any(c.remaining_requests == 501 for c in cs))
+    assert inbox.wait_for(lambda cs: any(c.remaining_requests == 4501 for c in cs))
+    publishes = raw.info("commandstats")["cmdstat_publish"]["calls"]
+    print(f"\n1000 readings -> {len(inbox.changes)} delivered, {publishes} PUBLISH commands")
+    assert len(inbox.changes) <= 10 and publishes <= 10
+    assert {(c.model, c.kind) for c in inbox.changes} == {("gpt-4o", "limits"), ("o3", "limits")}
+    rows = {r["model"]: r for r in b.snapshot()}
+    assert rows["gpt-4o"]["remaining_requests"] == 501 and rows["o3"]["remaining_requests"] == 4501
+
+
 def test_snapshot_rows(make: Callable[..., RedisState]) -> None:
     a = make()
     a.publish(cooldown("fp-a", 20))

@@ -235,9 +235,10 @@ class RedisState:
     Give either ``url`` (``redis://``, ``rediss://`` or ``unix://``; the client is built with 0.5 s socket timeouts
     and no client-side retries) or a redis-py ``client`` you configured. ``prefix`` namespaces everything, so
     fleets sharing one Redis stay apart. ``ttl`` bounds how long counters, readings and disabled flags outlive their
-    last write; cooldowns live until their end plus ``cooldown_margin``. Counters are sent every
-    ``flush_interval`` seconds; changes at once. At most ``max_queue`` items wait while Redis is unreachable (the
-    oldest counters are dropped first). ``close()`` waits at most ``close_timeout`` for the last flush.
+    last write; cooldowns live until their end plus ``cooldown_margin``. Cooldowns, disables and enables are sent
+    at once; counters (summed) and rate-limit readings (the latest per key and model) every ``flush_interval``
+    seconds. At most ``max_queue`` items wait while Redis is unreachable (the oldest counters and readings are
+    dropped first). ``close()`` waits at most ``close_timeout`` for the last flush.
 
     Raises ``ByokConfigError`` for bad arguments and ``MissingDependencyError`` when redis-py is not installed;
     after construction nothing raises: an unreachable Redis logs one WARNING (and one INFO when it is back), key
@@ -295,6 +296,9 @@ class RedisState:
         self._lock = threading.Lock()
         self._changes: deque[StateChange] = deque()
         self._counts: dict[tuple[str, str, str], int] = {}
+        # Rate-limit readings come with most responses: only the latest per (scope, key, model) is kept, and sent
+        # with the counters, so they do not turn every request into a fleet-wide message.
+        self._readings: dict[tuple[str, str, str], StateChange] = {}
         self._subscribers: dict[str, list[_Subscriber]] = {}
         self._subs_changed = False
         self._wake_r, self._wake_w = socket.socketpair()
@@ -359,8 +363,11 @@ class RedisState:
             if self._closed:
                 return
             self._ensure_thread()
+            if change.kind == "limits":
+                self._add_reading(change)
+                return
             with self._lock:
-                if len(self._changes) + len(self._counts) >= self.max_queue:
+                if self._queued() >= self.max_queue:
                     self._drop_one()
                 self._changes.append(change)
                 if change.origin and change.origin not in self._own_origins:
@@ -381,8 +388,8 @@ class RedisState:
                 if current is not None:
                     self._counts[name] = current + n
                     return
-                if len(self._changes) + len(self._counts) >= self.max_queue:
-                    if not self._counts:
+                if self._queued() >= self.max_queue:
+                    if not self._counts and not self._readings:
                         self.dropped += 1  # a counter never pushes out a change
                         return
                     self._drop_one()
@@ -456,11 +463,26 @@ class RedisState:
             with contextlib.suppress(OSError):
                 self._wake_w.send(b"x")
 
+    def _add_reading(self, change: StateChange) -> None:
+        name = (change.scope, change.fingerprint, change.model or "")
+        with self._lock:
+            if self._readings.pop(name, None) is None and self._queued() >= self.max_queue:
+                if not self._counts and not self._readings:
+                    self.dropped += 1  # a reading never pushes out a change
+                    return
+                self._drop_one()
+            self._readings[name] = change  # the latest wins, and moves to the end (the newest)
+
+    def _queued(self) -> int:
+        return len(self._changes) + len(self._counts) + len(self._readings)
+
     def _drop_one(self) -> None:
-        """Make room (lock held): the oldest counter goes first, then the oldest change."""
+        """Make room (lock held): the oldest counter goes first, then the oldest reading, then the oldest change."""
         self.dropped += 1
         if self._counts:
             del self._counts[next(iter(self._counts))]
+        elif self._readings:
+            del self._readings[next(iter(self._readings))]
         elif self._changes:
             self._changes.popleft()
 
@@ -511,7 +533,7 @@ class RedisState:
                     if pubsub.subscribed:
                         pubsub.ping()
                     next_probe = now + _PROBE_INTERVAL
-                idle = 1.0 if not self._counts else next_counts - now
+                idle = 1.0 if not (self._counts or self._readings) else next_counts - now
                 self._wait(pubsub, max(0.0, min(idle, next_probe - now)))
                 backoff = 0.05
             except Exception as exc:
@@ -665,19 +687,23 @@ class RedisState:
             changes = list(self._changes)
             self._changes.clear()
             counts: dict[tuple[str, str, str], int] = {}
-            if counts_due and self._counts:
+            readings: dict[tuple[str, str, str], StateChange] = {}
+            if counts_due:
                 counts, self._counts = self._counts, {}
-        if not changes and not counts:
+                readings, self._readings = self._readings, {}
+        if not changes and not counts and not readings:
             return
         try:
-            self._write(changes, counts)
+            self._write([*changes, *readings.values()], counts)
         except (redis.ConnectionError, redis.TimeoutError, OSError):
             # Not sent (or not known to be): queue it again, in order, ahead of anything newer.
             with self._lock:
                 self._changes.extendleft(reversed(changes))
                 for name, n in counts.items():
                     self._counts[name] = self._counts.get(name, 0) + n
-                while len(self._changes) + len(self._counts) > self.max_queue:
+                for name, reading in readings.items():
+                    self._readings.setdefault(name, reading)  # unless a newer one came meanwhile
+                while self._queued() > self.max_queue:
                     self._drop_one()
             raise
 
@@ -760,7 +786,7 @@ class RedisState:
         again = [c for c in self._live.values() if c.kind == "disable" or (c.until is not None and c.until > now)]
         with self._lock:
             self._changes.extendleft(reversed(again))
-            while len(self._changes) + len(self._counts) > self.max_queue:
+            while self._queued() > self.max_queue:
                 self._drop_one()
 
     @staticmethod
