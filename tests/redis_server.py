@@ -6,6 +6,7 @@ fixture fails (never skips) when redis-server is not installed: the state tests 
 
 from __future__ import annotations
 
+import random
 import shutil
 import signal
 import socket
@@ -18,7 +19,7 @@ from types import TracebackType
 
 import pytest
 
-__all__ = ["RedisServer", "free_port", "redis_server"]
+__all__ = ["RedisCluster", "RedisServer", "free_port", "redis_cluster", "redis_server"]
 
 
 def free_port() -> int:
@@ -26,6 +27,20 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster-bus port (port + 10000) is free too, both below 65536."""
+    for _ in range(200):
+        port = random.randint(20000, 50000)
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair for a cluster node")
 
 
 def _ping(port: int) -> bool:
@@ -40,7 +55,8 @@ def _ping(port: int) -> bool:
 class RedisServer:
     """One redis-server process on ``127.0.0.1:<port>``; ``url`` is its ``redis://`` address."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *extra: str) -> None:
+        self.extra = extra
         binary = shutil.which("redis-server") or shutil.which("valkey-server")
         if binary is None:
             pytest.fail(
@@ -57,7 +73,7 @@ class RedisServer:
         # fmt: off
         command = [
             self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", self._dir.name, "--daemonize", "no", "--loglevel", "warning",
+            "--dir", self._dir.name, "--daemonize", "no", "--loglevel", "warning", *self.extra,
         ]
         # fmt: on
         self._process = subprocess.Popen(
@@ -125,3 +141,59 @@ def redis_server() -> Iterator[RedisServer]:
     """A fresh redis-server for one test."""
     with RedisServer() as server:
         yield server
+
+
+class RedisCluster:
+    """Three redis-server nodes in cluster mode (no replicas), all slots assigned; ``port`` is the first node's."""
+
+    def __init__(self) -> None:
+        self.nodes = [
+            RedisServer(free_cluster_port(), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+            for _ in "abc"
+        ]
+        self.port = self.nodes[0].port
+
+    def __enter__(self) -> RedisCluster:
+        cli = shutil.which("redis-cli") or shutil.which("valkey-cli")
+        if cli is None:
+            pytest.fail("redis-cli is not installed; apt-get install -y redis-server (it brings redis-tools)")
+        try:
+            for node in self.nodes:
+                node.start()
+            addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+            subprocess.run(
+                [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+                check=True,
+                capture_output=True,
+                timeout=30,
+            )
+            deadline = time.monotonic() + 15
+            while True:
+                info = subprocess.run(
+                    [cli, "-p", str(self.port), "cluster", "info"], capture_output=True, timeout=5, text=True
+                ).stdout
+                if "cluster_state:ok" in info:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the cluster did not come up: {info}")
+                time.sleep(0.05)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.close()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+@pytest.fixture
+def redis_cluster() -> Iterator[RedisCluster]:
+    """A fresh three-node Redis Cluster for one test."""
+    with RedisCluster() as cluster:
+        yield cluster

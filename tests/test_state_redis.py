@@ -15,9 +15,9 @@ import pytest
 import redis
 
 from byok_client.state import RedisState, StateChange
-from tests.redis_server import RedisServer, redis_server
+from tests.redis_server import RedisCluster, RedisServer, redis_cluster, redis_server
 
-__all__ = ["redis_server"]  # the fixture, re-exported so pytest finds it here
+__all__ = ["redis_cluster", "redis_server"]  # the fixtures, re-exported so pytest finds them here
 
 SCOPE = "openai https://api.openai.com/v1"
 
@@ -546,3 +546,46 @@ def test_a_given_client_works_too(redis_server: RedisServer) -> None:
         b.close()
     assert client.ping()  # a given client is the caller's: not closed
     client.close()
+
+
+def test_redis_cluster(redis_cluster: RedisCluster) -> None:
+    """One scope's keys share a hash tag, so its scripts run in one slot; pub/sub spans the cluster."""
+    from redis.cluster import RedisCluster as Client
+    from redis.crc import key_slot
+
+    clients = [Client(host="127.0.0.1", port=redis_cluster.port, socket_timeout=0.5) for _ in range(3)]
+    a, b = RedisState(client=clients[0]), RedisState(client=clients[1])
+    try:
+        inbox = attached(b)
+        scopes = [SCOPE, *(f"scope {i}" for i in range(6))]  # spread over the nodes
+        for scope in scopes:
+            a.publish(StateChange(scope, "fp-a", "cooldown", model="m", until=time.time() + 30, failure="rate_limited"))
+            a.publish(StateChange(scope, "fp-b", "disable", reason="revoked"))
+            a.publish(StateChange(scope, "fp-b", "limits", remaining_requests=3))
+            a.count(scope, "fp-a", "requests", 2)
+        assert inbox.wait_count(2)
+        a.close()
+        assert [(c.kind, c.fingerprint, c.model) for c in inbox.changes[:2]] == [
+            ("cooldown", "fp-a", "m"),
+            ("disable", "fp-b", None),
+        ]
+        rows = b.snapshot()
+        assert {r["scope"] for r in rows} == set(scopes)
+        assert len(rows) == 3 * len(scopes)
+        assert all(r["requests"] == 2 for r in rows if r["fingerprint"] == "fp-a" and r["model"] is None)
+        late = RedisState(client=clients[2])
+        try:
+            loaded = attached(late, "scope 3")
+            assert sorted(c.kind for c in loaded.changes) == ["cooldown", "disable", "limits"]
+        finally:
+            late.close()
+        names = [k.decode() if isinstance(k, bytes) else str(k) for k in clients[2].keys(target_nodes=Client.ALL_NODES)]
+        tags = {name.split("{")[1].split("}")[0] for name in names if "{" in name}
+        assert len(tags) == len(scopes)
+        slots = {key_slot(f"byok:{{{tag}}}".encode()) for tag in tags}
+        assert len({slot * 3 // 16384 for slot in slots}) > 1  # the scopes really live on different nodes
+    finally:
+        a.close()
+        b.close()
+        for client in clients:
+            client.close()

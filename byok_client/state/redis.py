@@ -49,21 +49,23 @@ _NOT_FAILURES = frozenset({"requests", "successes"})
 _SCHEMES = ("redis", "rediss", "unix")
 _PROBE_INTERVAL = 5.0  # seconds between PINGs on an otherwise idle connection
 
-# KEYS[1] the scope's index, KEYS[2] the entry. ARGV: fingerprint, now (ms), expires at (ms), op, op arguments.
-# One script per entry, so the write, its TTL and the index stay consistent; TTLs only ever grow (a shorter
-# cooldown written after a longer one must not cut the longer one's entry short).
+# KEYS[1] the scope's index, KEYS[2] the entry. ARGV: fingerprint, now (ms), expires at (ms), op, channel, message
+# ("" for none), op arguments. One script per entry, so the write, its TTL, the index and the message stay
+# consistent; TTLs only ever grow (a shorter cooldown written after a longer one must not cut the longer one's entry
+# short). PUBLISH is inside the script because Redis Cluster pipelines refuse it (and EVALSHA) as a command.
 _WRITE = """
 local op = ARGV[4]
 if op == 'hset' then
-  redis.call('HSET', KEYS[2], ARGV[5], ARGV[6])
+  redis.call('HSET', KEYS[2], ARGV[7], ARGV[8])
 elseif op == 'set' then
-  redis.call('SET', KEYS[2], ARGV[5])
+  redis.call('SET', KEYS[2], ARGV[7])
 elseif op == 'del' then
   redis.call('DEL', KEYS[2])
-  return 0
 elseif op == 'hincr' then
-  for i = 5, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
+  for i = 7, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
 end
+if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
+if op == 'del' then return 0 end
 local ms = tonumber(ARGV[3]) - tonumber(ARGV[2])
 if ms < 1 then ms = 1 end
 local ttl = redis.call('PTTL', KEYS[2])
@@ -617,10 +619,12 @@ class RedisState:
             timeout = min(timeout, 0.01)  # no socket to wait on (another client type): poll briefly
         if timeout > 0:
             select.select(readers, [], [], timeout)
-        self._woken = False
         with contextlib.suppress(OSError):
             while self._wake_r.recv(4096):
                 pass
+        # Only now: reset before the drain and a wake landing in between would be eaten with the flag left set,
+        # silencing every later wake. A wake seeing the flag still set is safe: the flush comes after this.
+        self._woken = False
 
     def _deliver(self, scope: str, change: StateChange, loaded_only: bool) -> None:
         with self._lock:
@@ -713,9 +717,17 @@ class RedisState:
         ttl_ms = now_ms + int(self.ttl * 1000)
         pipe = self._client.pipeline(transaction=False)
         scopes: set[str] = set()
+
+        def write(scope: str, fp: str, kind: str, expires: int, op: str, message: str, *args: str | int) -> None:
+            keys = self._keys(scope)
+            scopes.add(scope)
+            # execute_command, not pipe.eval: Redis Cluster pipelines refuse the latter.
+            pipe.execute_command(
+                "EVAL", _WRITE, 2, keys.index, keys.entry(kind, fp), fp, now_ms, expires, op, keys.channel, message,
+                *args,
+            )  # fmt: skip
+
         for change in changes:
-            keys = self._keys(change.scope)
-            scopes.add(change.scope)
             fp = change.fingerprint
             model = change.model or ""
             wire = {
@@ -724,30 +736,25 @@ class RedisState:
                 if (value := getattr(change, name)) is not None
             }
             wire["origin"] = change.origin or self.origin
-            head = (keys.index, None, fp, now_ms)
+            message = json.dumps(wire, separators=(",", ":"))
             if change.kind == "cooldown":
                 until = change.until if change.until is not None else now
                 value = {"until": until, "failure": change.failure, "reason": change.reason}
                 expires = int((until + self.cooldown_margin) * 1000)
-                self._eval(pipe, head, keys.entry("cool", fp), expires, "hset", model, json.dumps(value))
+                write(change.scope, fp, "cool", expires, "hset", message, model, json.dumps(value))
             elif change.kind == "disable":
                 value = {"reason": change.reason, "failure": change.failure}
-                self._eval(pipe, head, keys.entry("off", fp), ttl_ms, "set", json.dumps(value))
+                write(change.scope, fp, "off", ttl_ms, "set", message, json.dumps(value))
             elif change.kind == "enable":
-                self._eval(pipe, head, keys.entry("off", fp), now_ms, "del")
+                write(change.scope, fp, "off", now_ms, "del", message)
             elif change.kind == "limits":
                 value = {name: getattr(change, name) for name in (*_INTEGERS, "requests_reset", "tokens_reset")}
-                self._eval(pipe, head, keys.entry("limits", fp), ttl_ms, "hset", model, json.dumps(value))
-            else:
-                continue
-            pipe.publish(keys.channel, json.dumps(wire, separators=(",", ":")))
+                write(change.scope, fp, "limits", ttl_ms, "hset", message, model, json.dumps(value))
         grouped: dict[tuple[str, str], list[str | int]] = {}
         for (scope, fp, name), n in counts.items():
             grouped.setdefault((scope, fp), []).extend((name, n))
         for (scope, fp), pairs in grouped.items():
-            keys = self._keys(scope)
-            scopes.add(scope)
-            self._eval(pipe, (keys.index, None, fp, now_ms), keys.entry("count", fp), ttl_ms, "hincr", *pairs)
+            write(scope, fp, "count", ttl_ms, "hincr", "", *pairs)
         for scope in scopes:
             pipe.zadd(self._directory, {scope: now_ms})
         pipe.pexpire(self._directory, int(self.ttl * 1000))
@@ -788,11 +795,6 @@ class RedisState:
             self._changes.extendleft(reversed(again))
             while self._queued() > self.max_queue:
                 self._drop_one()
-
-    @staticmethod
-    def _eval(pipe: Any, head: tuple[str, None, str, int], entry: str, expires: int, *args: Any) -> None:
-        index, _, fp, now_ms = head
-        pipe.eval(_WRITE, 2, index, entry, fp, now_ms, expires, *args)
 
 
 def _state_changes(scope: str, state: dict[str, _KeyState], now: float) -> list[StateChange]:
