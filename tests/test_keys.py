@@ -96,6 +96,15 @@ def test_coerce_keys_keeps_order_strips_and_passes_keys_through() -> None:
     assert coerce_keys([]) == []
 
 
+def test_coerce_keys_reuses_existing_keys_for_plain_strings() -> None:
+    old = Key("sk-old", "team-a")
+    keys = coerce_keys(["sk-old", "sk-new"], existing=[old])
+    assert keys[0] is old and keys[0].label == "team-a"
+    assert keys[1].label == f"key-{keys[1].fingerprint}"
+    relabelled = Key("sk-old", "renamed")
+    assert coerce_keys([relabelled], existing=[old])[0] is relabelled  # a Key given keeps its own label
+
+
 @pytest.mark.parametrize(
     ("argument", "message"),
     [

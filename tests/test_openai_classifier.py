@@ -86,13 +86,24 @@ def test_quota_words_in_a_message_alone_do_not_decide() -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("6m0s", 360.0), ("12ms", 0.012), ("1h2m3.5s", 3723.5), ("0.5s", 0.5), ("20", 20.0), ("1s", 1.0)],
+    [
+        ("6m0s", 360.0),
+        ("12ms", 0.012),
+        ("1h2m3.5s", 3723.5),
+        ("0.5s", 0.5),
+        ("20", 20.0),
+        ("1s", 1.0),
+        ("1500us", 0.0015),
+        ("2ns", 2e-9),
+        (" 7s ", 7.0),
+        (b"6m0s", 360.0),
+    ],
 )
-def test_parse_duration(text: str, seconds: float) -> None:
+def test_parse_duration(text: str | bytes, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("text", ["", "soon", "5x", "m5"])
+@pytest.mark.parametrize("text", ["", "soon", "5x", "m5", "-5s", "-5", "inf", "nan", "1e400", "5s" * 200])
 def test_parse_duration_rejects_garbage(text: str) -> None:
     assert parse_duration(text) is None
 

@@ -61,6 +61,18 @@ def test_scan_agrees_with_json_loads(data: dict[str, Any], options: dict[str, An
         assert provider.request_model("/v1/chat/completions", body) == loads_model(body)
 
 
+@settings(max_examples=50)
+@given(data=top_objects, nested=st.integers(0, 14), first=st.booleans())
+def test_scan_agrees_with_json_loads_with_many_nested_model_keys(
+    data: dict[str, Any], nested: int, first: bool
+) -> None:
+    # past 8 occurrences of the key the scan switches to its linear full pass: both must agree with json.loads
+    padding = {"pad": [{"model": f"nested-{i}", "x": {"model": "deeper"}} for i in range(nested)]}
+    merged = {**padding, **data} if first else {**data, **padding}
+    body = json.dumps(merged).encode()
+    assert json_top_level_string(body, "model") == loads_model(body)
+
+
 @settings(max_examples=150)
 @given(body=st.one_of(st.binary(max_size=300), top_objects.map(lambda d: json.dumps(d).encode()[:-3])))
 def test_scan_never_raises_on_any_bytes(body: bytes) -> None:

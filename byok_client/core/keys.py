@@ -133,17 +133,21 @@ class Key:
         return self
 
 
-def coerce_keys(items: object) -> list[Key]:
+def coerce_keys(items: object, existing: Iterable[Key] = ()) -> list[Key]:
     """Check a whole ``api_keys`` argument and return its keys, in order.
 
     ``items`` must be an iterable (a list, a tuple, a generator) of ``str`` or ``Key``; surrounding whitespace of
-    a ``str`` is dropped. Raises ``ByokConfigError`` naming the position, never the value, for: an argument of the
-    wrong type (a single str or Key, bytes, a dict, a set, whose order would change from run to run, a number), an
-    item of the wrong type ("key #3 must be a str or Key, not bytes"), an empty or invalid key, and a duplicate."""
+    a ``str`` is dropped, and a ``str`` equal to one of the ``existing`` keys becomes that key (its label kept:
+    ``pool.reload([...])`` with plain strings).
+
+    Raises ``ByokConfigError`` naming the position, never the value, for: an argument of the wrong type (a single
+    str or Key, bytes, a dict, a set, whose order would change from run to run, a number), an item of the wrong
+    type ("key #3 must be a str or Key, not bytes"), an empty or invalid key, and a duplicate."""
     if isinstance(items, str | Key):
         raise ByokConfigError(f"api_keys must be a list of keys, not a single {type(items).__name__}: wrap it in [...]")
     if isinstance(items, bytes | bytearray | memoryview | Mapping | set | frozenset) or not isinstance(items, Iterable):
         raise ByokConfigError(f"api_keys must be a list or tuple of str or Key, not {type(items).__name__}")
+    known = {key: key for key in existing}
     result: list[Key] = []
     seen: dict[Key, int] = {}
     for position, item in enumerate(items, start=1):
@@ -155,6 +159,7 @@ def coerce_keys(items: object) -> list[Key]:
             if problem is not None:
                 raise ByokConfigError(f"key #{position} {problem}")
             key = Key(value)
+            key = known.get(key, key)
         else:
             raise ByokConfigError(f"key #{position} must be a str or Key, not {type(item).__name__}")
         if key in seen:

@@ -30,7 +30,7 @@ def _seconds_until(moment: datetime) -> float | None:
 def _reset_in(raw: object) -> float | None:
     """Seconds until an RFC 3339 moment (``2025-06-02T15:15:48Z``; naive means UTC): 0 if it is past, None if it
     cannot be read. Never raises."""
-    if not raw or not isinstance(raw, str):
+    if not raw or not isinstance(raw, str) or len(raw) > 64:  # no RFC 3339 moment is longer
         return None
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
