@@ -51,6 +51,32 @@ def origin_of(scheme: str, host: str, port: int | None) -> Origin:
     return (scheme.lower(), host.lower(), port if port is not None else _DEFAULT_PORTS.get(scheme.lower(), 0))
 
 
+def parse_origins(origins: object) -> frozenset[Origin]:
+    """``allowed_origins=``: origin URLs (``https://host[:port]``) as normalised origins. Raises ``ByokConfigError``
+    for anything that is not a list of http(s) origins."""
+    from urllib.parse import urlsplit
+
+    from ._errors import ByokConfigError
+
+    if origins is None:
+        return frozenset()
+    if isinstance(origins, str | bytes) or not isinstance(origins, list | tuple | set | frozenset):
+        raise ByokConfigError(f"allowed_origins must be a list of origin URLs, not {type(origins).__name__}")
+    parsed: set[Origin] = set()
+    for position, item in enumerate(origins, start=1):
+        try:
+            parts = urlsplit(item) if isinstance(item, str) else None
+            port = parts.port if parts is not None else None
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ByokConfigError(f"allowed_origins #{position} must be an http(s) URL such as https://host:port")
+        if parts.path not in ("", "/") or parts.query or parts.username is not None:
+            raise ByokConfigError(f"allowed_origins #{position} must be an origin only: scheme, host and port")
+        parsed.add(origin_of(parts.scheme, parts.hostname, port))
+    return frozenset(parsed)
+
+
 TOKEN_PREFIX = "byok-managed-key-"
 
 

@@ -9,9 +9,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+from ._binding import Origin
 from ._errors import ByokConfigError
 from .core.health import Health
-from .core.keys import Key
+from .core.keys import Key, coerce_keys
 from .core.policy import FailoverPolicy
 from .core.pool import CooldownScope, Limits, PoolState
 from .events import EventCallback, PoolEvent  # plain dataclasses: annotations resolve at run time
@@ -44,6 +45,11 @@ class KeyPool(PoolState):
     ``reload()``, when a watched file changes (checked at most once per ``check_interval`` seconds) and every
     source's ``refresh_interval``. A refresh that fails keeps the previous keys and logs the error.
 
+    ``allowed_origins`` lists extra origins (``https://host[:port]``) a client may send this pool's keys to (a
+    regional endpoint, a proxy); otherwise keys go only to the base URL a client was built with. ``state`` shares
+    key health with other processes: a ``redis://`` / ``rediss://`` URL or a ``StateBackend`` (extra ``redis``);
+    it needs a ``scope`` (clients give one).
+
     ``on_event`` receives typed events (``byok_client.events``). ``clock`` is a monotonic seconds clock
     (injectable for tests). ``scope`` is set by the clients so that pools of the same provider and base URL share
     each key's health; a pool built by hand keeps its own.
@@ -64,6 +70,8 @@ class KeyPool(PoolState):
         check_interval: float = 1.0,
         on_event: EventCallback | Sequence[EventCallback] | None = None,
         cooldown_scope: CooldownScope = "model",
+        allowed_origins: Iterable[str] | None = None,
+        state: Any = None,
         _loaded: list[Key] | None = None,
     ) -> None:
         if isinstance(keys, str | Key):
@@ -72,18 +80,26 @@ class KeyPool(PoolState):
             raise ByokConfigError("KeyPool takes either keys or sources=")
         if sources is not None and not all(isinstance(s, KeySource) for s in sources):
             raise ByokConfigError("sources must be byok_client.sources.KeySource instances")
-        super().__init__(strategy, policy, clock, scope, cooldown_scope)
+        from ._binding import parse_origins
+
+        self._allowed_origins = parse_origins(allowed_origins)
+        backend = None
+        if state is not None:
+            from .state import shared_state
+
+            backend = shared_state(state)
+        super().__init__(strategy, policy, clock, scope, cooldown_scope, state=backend)
         self._listeners: list[EventCallback] = []
         if on_event is not None:
             for callback in [on_event] if callable(on_event) else on_event:
                 self.subscribe(callback)
         self._watcher = SourceWatcher(sources or (), clock, check_interval)
         if keys is not None:
-            initial = _coerce_keys(keys)
+            initial = coerce_keys(keys)
         elif _loaded is not None:
-            initial = _coerce_keys(self._watcher.adopt(_loaded))
+            initial = coerce_keys(self._watcher.adopt(_loaded))
         else:
-            initial = _coerce_keys(self._watcher.load())
+            initial = coerce_keys(self._watcher.load())
         self._install(initial, keep={})
         register_keys(initial)  # so KeyScrubFilter knows their values
 
@@ -99,6 +115,8 @@ class KeyPool(PoolState):
         check_interval: float = 1.0,
         on_event: EventCallback | Sequence[EventCallback] | None = None,
         cooldown_scope: CooldownScope = "model",
+        allowed_origins: Iterable[str] | None = None,
+        state: Any = None,
     ) -> KeyPool:
         """A pool of ``sources`` built inside an event loop: async sources are awaited, files read off the loop."""
         loaded = [key for source in sources for key in await source.aload()]
@@ -112,11 +130,23 @@ class KeyPool(PoolState):
                 check_interval=check_interval,
                 on_event=on_event,
                 cooldown_scope=cooldown_scope,
+                allowed_origins=allowed_origins,
+                state=state,
                 _loaded=loaded,
             )
         )
 
     # -- public ---------------------------------------------------------------------------------------------
+    @property
+    def allowed_origins(self) -> frozenset[Origin]:
+        """Origins besides a client's own base URL that may receive this pool's keys (``allowed_origins=``)."""
+        return self._allowed_origins
+
+    @property
+    def state(self) -> Any:
+        """The backend that shares this pool's key health with other processes (None: this process only)."""
+        return self._shared.backend
+
     @property
     def sources(self) -> tuple[KeySource, ...]:
         """Where the keys come from (empty for a pool of fixed keys)."""
@@ -165,7 +195,7 @@ class KeyPool(PoolState):
         removed keys are never picked again. Requests in flight finish with the key they have. Raises
         ``ByokConfigError`` (and keeps the old keys) on bad input or when the sources fail or yield no key.
         """
-        self._apply(_coerce_keys(keys, self.keys) if keys is not None else self._watcher.load(), enable=True)
+        self._apply(coerce_keys(keys, self.keys) if keys is not None else self._watcher.load(), enable=True)
 
     async def areload(self) -> None:
         """``reload()`` from the sources without blocking the event loop."""
@@ -205,7 +235,7 @@ class KeyPool(PoolState):
     def _apply(self, loaded: list[Key], enable: bool = False) -> None:
         """Install ``loaded``; ``enable`` re-enables disabled keys that stay (an explicit reload). An automatic
         refresh keeps them disabled: the same value was revoked a minute ago, and still is."""
-        new_keys = _coerce_keys(loaded)
+        new_keys = coerce_keys(loaded)
         with self._lock:
             keep: dict[Key, Health] = {e.key: e.health for e in self._entries}
             before = [e.key.label for e in self._entries]
@@ -239,23 +269,3 @@ class KeyPool(PoolState):
                     callback(event)
                 except Exception:
                     log.exception("on_event callback %r raised on %s", callback, type(event).__name__)
-
-
-def _coerce_keys(keys: Iterable[str | Key], existing: Iterable[Key] = ()) -> list[Key]:
-    """Validated keys; a plain string equal to an ``existing`` key becomes that key (its label kept)."""
-    known = {k: k for k in existing}
-    result: list[Key] = []
-    seen: dict[Key, int] = {}
-    for position, item in enumerate(keys, start=1):
-        if not isinstance(item, str | Key):
-            raise ByokConfigError(f"key #{position} must be a str or Key, not {type(item).__name__}")
-        if isinstance(item, str) and not item.strip():
-            raise ByokConfigError(f"key #{position} is empty")
-        key = Key.coerce(item.strip() if isinstance(item, str) else item)
-        if isinstance(item, str):
-            key = known.get(key, key)
-        if key in seen:
-            raise ByokConfigError(f"key #{position} ({key.label}) duplicates key #{seen[key]}")
-        seen[key] = position
-        result.append(key)
-    return result

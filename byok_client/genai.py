@@ -19,7 +19,9 @@ from .clients import _lines
 from .clients._common import (
     ByokClientMixin,
     ConfigPath,
+    CooldownScope,
     EventCallback,
+    PoolOptions,
     Settings,
     listeners,
     make_pool,
@@ -102,15 +104,19 @@ class Client(ByokClientMixin, _genai.Client):
         config: ConfigPath | None = None,
         strategy: Any = None,
         on_event: EventCallback | Sequence[EventCallback] | None = None,
+        cooldown_scope: CooldownScope | None = None,
+        allowed_origins: Iterable[str] | None = None,
+        state: Any = None,
         **kwargs: Any,
     ) -> None:
         self._byok_provider = _PROVIDER
+        options = PoolOptions(cooldown_scope, allowed_origins, state)
         self._byok_binding = None
         self._byok_listeners = listeners(on_event)
         explicit = api_keys is not None or key_pool is not None
         resolved = None
         if explicit or not _vertex_mode(kwargs.get("enterprise"), kwargs.get("vertexai")):
-            resolved = resolve_keys(_PROVIDER, api_keys, key_pool, settings, config, strategy)
+            resolved = resolve_keys(_PROVIDER, api_keys, key_pool, settings, config, strategy, options)
         token: str | None = None
         if resolved is not None:
             token = TOKEN_PREFIX + secrets.token_hex(12)

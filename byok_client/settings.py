@@ -83,7 +83,7 @@ class ProviderSettings(BaseModel):
         """A failover policy with the cooldowns set here, or None when none is set."""
         changes = {
             name: value
-            for name in ("rate_limit_cooldown", "quota_cooldown", "retry_after_cap")
+            for name in ("rate_limit_cooldown", "quota_cooldown", "retry_after_cap", "max_cooldown")
             if (value := getattr(self, name)) is not None
         }
         return FailoverPolicy().replace(**changes) if changes else None

@@ -259,43 +259,53 @@ def _status(args: argparse.Namespace) -> int:
         ("requests", "requests"),
         ("failures", "failures"),
     ]
-    while True:
-        try:
-            snapshot = list(state.snapshot())
-        except KeyboardInterrupt:
-            return 0
-        except Exception as exc:
-            raise _Missing(f"cannot read shared state at {mask_url(url)}: {type(exc).__name__}") from None
-        rows = []
-        for item in snapshot:
-            scope = str(item.get("scope", ""))
-            name = scope.split(" ", 1)[0]
-            if args.provider and name != args.provider:
-                continue
-            failures = item.get("failures") or {}
-            rows.append(
-                {
-                    "provider": name,
-                    "scope": scope,
-                    "label": labels.get(str(item.get("fingerprint"))),
-                    "fingerprint": item.get("fingerprint"),
-                    "model": item.get("model"),
-                    "state": item.get("state"),
-                    "cooling_for": round(float(item.get("cooling_for") or 0.0), 1),
-                    "reason": item.get("reason"),
-                    "requests": item.get("requests"),
-                    "failures": failures if args.json else ", ".join(f"{k}={v}" for k, v in failures.items()) or None,
-                }
+    try:
+        while True:
+            try:
+                snapshot = list(state.snapshot())
+            except KeyboardInterrupt:
+                return 0
+            except Exception as exc:
+                raise _Missing(f"cannot read shared state at {mask_url(url)}: {type(exc).__name__}") from None
+            rows = []
+            for item in snapshot:
+                scope = str(item.get("scope", ""))
+                name = scope.split(" ", 1)[0]
+                if args.provider and name != args.provider:
+                    continue
+                failures = item.get("failures") or {}
+                rows.append(
+                    {
+                        "provider": name,
+                        "scope": scope,
+                        "label": labels.get(str(item.get("fingerprint"))),
+                        "fingerprint": item.get("fingerprint"),
+                        "model": item.get("model"),
+                        "state": item.get("state"),
+                        "cooling_for": round(float(item.get("cooling_for") or 0.0), 1),
+                        "reason": item.get("reason"),
+                        "requests": item.get("requests"),
+                        "failures": failures
+                        if args.json
+                        else ", ".join(f"{k}={v}" for k, v in failures.items()) or None,
+                    }
+                )
+            if args.watch and not args.json and sys.stdout.isatty():
+                print("\033[2J\033[H", end="")
+            emit(
+                rows, columns, as_json=args.json, title=f"byok status ({mask_url(url)})", empty="no key health recorded"
             )
-        if args.watch and not args.json and sys.stdout.isatty():
-            print("\033[2J\033[H", end="")
-        emit(rows, columns, as_json=args.json, title=f"byok status ({mask_url(url)})", empty="no key health recorded")
-        if not args.watch:
-            return 0
-        try:
-            time.sleep(args.interval)  # the CLI's own loop: no event loop here
-        except KeyboardInterrupt:  # Ctrl-C ends --watch: a normal exit
-            return 0
+            if not args.watch:
+                return 0
+            try:
+                time.sleep(args.interval)  # the CLI's own loop: no event loop here
+            except KeyboardInterrupt:  # Ctrl-C ends --watch: a normal exit
+                return 0
+
+    finally:
+        close = getattr(state, "close", None)
+        if close is not None:
+            close()  # its sockets and thread: a command leaves nothing open
 
 
 def _labels_by_fingerprint() -> dict[str, str]:

@@ -7,11 +7,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
-from .._binding import EXTENSION, Binding, origin_of
+from .._binding import EXTENSION, Binding, Origin, origin_of
 from .._errors import ByokConfigError, NoUsableKeyError
 from .._pool import KeyPool
 from ..core.keys import Key
 from ..core.policy import FailoverPolicy
+from ..core.pool import CooldownScope
 from ..events import EventCallback
 from ..providers.base import PLACEHOLDER_KEY, Provider
 from ..settings import Settings  # a real import: typing.get_type_hints resolves the clients' annotations
@@ -20,6 +21,8 @@ from ..sources.env import EnvSource
 
 __all__ = [
     "ByokClientMixin",
+    "CooldownScope",
+    "PoolOptions",
     "EventCallback",
     "Settings",
     "URLParts",
@@ -41,7 +44,7 @@ ConfigPath = str | os.PathLike[str]
 class PoolPlan:
     """How to build a client's pool once its base URL is known."""
 
-    __slots__ = ("keys", "policy", "sources", "strategy")
+    __slots__ = ("allowed_origins", "cooldown_scope", "keys", "policy", "sources", "state", "strategy")
 
     def __init__(
         self,
@@ -49,11 +52,36 @@ class PoolPlan:
         sources: list[KeySource] | None = None,
         policy: FailoverPolicy | None = None,
         strategy: Any = None,  # a name, a callable, a filter list or a CelStrategy
+        options: PoolOptions | None = None,
     ) -> None:
         self.keys = keys
         self.sources = sources
         self.policy = policy
         self.strategy = strategy
+        chosen = options or PoolOptions()
+        self.cooldown_scope = chosen.cooldown_scope
+        self.allowed_origins = chosen.allowed_origins
+        self.state = chosen.state
+
+
+class PoolOptions(NamedTuple):
+    """A client's pool options (``cooldown_scope=``, ``allowed_origins=``, ``state=``), each None when not given:
+    then settings, then the config file decide."""
+
+    cooldown_scope: Any = None
+    allowed_origins: Any = None
+    state: Any = None
+
+    def given(self) -> bool:
+        return any(value is not None for value in self)
+
+    def filled(self, cooldown_scope: Any, allowed_origins: Any, state: Any) -> PoolOptions:
+        """These options, with what is not given taken from the arguments."""
+        return PoolOptions(
+            self.cooldown_scope if self.cooldown_scope is not None else cooldown_scope,
+            self.allowed_origins if self.allowed_origins is not None else allowed_origins,
+            self.state if self.state is not None else state,
+        )
 
 
 def _byok_env_present() -> bool:
@@ -67,15 +95,24 @@ def resolve_keys(
     settings: Settings | None = None,
     config: ConfigPath | None = None,
     strategy: Any = None,
+    options: PoolOptions | None = None,
 ) -> KeyPool | PoolPlan | None:
     """Where a client's keys come from, in precedence order: ``key_pool``; ``api_keys``; the settings' keys
     (``BYOK_<PROVIDER>__API_KEYS``); the config file (``config=``, ``settings.config`` or ``BYOK_CONFIG``); the
     provider's env variables (``OPENAI_API_KEYS``...). None means passthrough. Raises ``ByokConfigError`` on bad
-    input, for a provider the config file does not allow, or when strict mode finds no keys."""
+    input, for a provider the config file does not allow, or when strict mode finds no keys.
+
+    ``options`` (``cooldown_scope``, ``allowed_origins``, ``state``) come from the arguments, else the provider's
+    settings (``BYOK_<P>__COOLDOWN_SCOPE``, ``__ALLOWED_ORIGINS``, ``BYOK_STATE_URL``), else the config file."""
+    options = options or PoolOptions()
     if key_pool is not None and api_keys is not None:
         raise ByokConfigError("pass either api_keys= or key_pool=, not both")
     if key_pool is not None and strategy is not None:
         raise ByokConfigError("strategy= belongs to the KeyPool you pass as key_pool=")
+    if key_pool is not None and options.given():
+        raise ByokConfigError(
+            "cooldown_scope=, allowed_origins= and state= belong to the KeyPool you pass as key_pool="
+        )
     if key_pool is not None:
         if not isinstance(key_pool, KeyPool):
             raise ByokConfigError(f"key_pool must be a byok_client.KeyPool, not {type(key_pool).__name__}")
@@ -90,15 +127,19 @@ def resolve_keys(
     policy = own.policy() if own is not None else None
     if strategy is None and own is not None:
         strategy = own.strategy
+    if own is not None:
+        options = options.filled(own.cooldown_scope, own.allowed_origins, None)
+    if settings is not None:
+        options = options.filled(None, None, settings.state_url)
     if api_keys is not None:
         if isinstance(api_keys, str | Key):
             raise ByokConfigError("api_keys takes a sequence of keys, e.g. api_keys=[key], not a single key")
         keys = list(api_keys)
         if not keys:
             raise ByokConfigError("api_keys is empty; leave it out to use the SDK's own key")
-        return PoolPlan(keys=keys, policy=policy, strategy=strategy)
+        return PoolPlan(keys=keys, policy=policy, strategy=strategy, options=options)
     if own is not None and own.api_keys:
-        return PoolPlan(keys=list(own.keys(provider.name)), policy=policy, strategy=strategy)
+        return PoolPlan(keys=list(own.keys(provider.name)), policy=policy, strategy=strategy, options=options)
     path = config or (settings.config if settings is not None else None) or os.environ.get("BYOK_CONFIG") or None
     if path is not None:
         from ..config import ConfigSource, default_stores, load_config
@@ -119,10 +160,14 @@ def resolve_keys(
             source = ConfigSource(path, provider.name, environment=loaded.environment, stores=stores, loaded=loaded)
             if strategy is None and entry.api_key_selection is not None:
                 strategy = _selection(entry.api_key_selection, f"{path}: {entry.where}.api_key_selection")
-            return PoolPlan(sources=[source], policy=policy, strategy=strategy)
+            options = options.filled(entry.cooldown_scope, entry.allowed_origins, loaded.state)
+            if entry.max_cooldown is not None:
+                policy = (policy or FailoverPolicy()).replace(max_cooldown=entry.max_cooldown)
+            return PoolPlan(sources=[source], policy=policy, strategy=strategy, options=options)
+        options = options.filled(None, None, loaded.state)
     env = EnvSource(provider.env_list, provider.env_numbered)
     if env.load():
-        return PoolPlan(sources=[env], policy=policy, strategy=strategy)
+        return PoolPlan(sources=[env], policy=policy, strategy=strategy, options=options)
     return _passthrough(provider, settings)
 
 
@@ -151,9 +196,17 @@ def make_pool(resolved: KeyPool | PoolPlan | None, provider: Provider, base_url:
         return resolved
     scope = f"{provider.name} {origin_text(base_url)}"
     strategy = resolved.strategy if resolved.strategy is not None else "ordered"
+    common: dict[str, Any] = {
+        "policy": resolved.policy,
+        "scope": scope,
+        "strategy": strategy,
+        "cooldown_scope": resolved.cooldown_scope or "model",
+        "allowed_origins": resolved.allowed_origins,
+        "state": resolved.state,
+    }
     if resolved.sources is not None:
-        return KeyPool(sources=resolved.sources, policy=resolved.policy, scope=scope, strategy=strategy)
-    return KeyPool(resolved.keys, policy=resolved.policy, scope=scope, strategy=strategy)
+        return KeyPool(sources=resolved.sources, **common)
+    return KeyPool(resolved.keys, **common)
 
 
 def listeners(on_event: EventCallback | Sequence[EventCallback] | None) -> tuple[EventCallback, ...]:
@@ -168,31 +221,66 @@ def listeners(on_event: EventCallback | Sequence[EventCallback] | None) -> tuple
 
 
 class ByokClientMixin:
-    """Mixed into each SDK subclass. ``key_pool`` is None in passthrough mode."""
+    """Mixed into each SDK subclass. ``key_pool`` is None in passthrough mode.
+
+    Keys stay on their origin: the pool serves the base URL the client was built with (and the pool's
+    ``allowed_origins``). A client whose ``base_url`` is changed to another origin resolves keys for that URL as a
+    fresh client would (provider by host, its env names, its config entry), else sends none of the pool's keys.
+    """
 
     _byok_provider: Provider
     _byok_listeners: tuple[EventCallback, ...] = ()
     key_pool: KeyPool | None
     _byok_binding: tuple[Any, Binding] | None
+    _byok_home: Origin | None = None
+    _byok_inputs: tuple[Any, Any, Any, PoolOptions] | None = None
+    _byok_elsewhere: dict[Origin, Binding] | None = None
+
+    def _byok_remember(self, base_url: Any, settings: Any, config: Any, strategy: Any, options: PoolOptions) -> None:
+        """Where this client's pool belongs, and how to resolve keys for another base URL."""
+        self._byok_home = origin_of(base_url.scheme, base_url.host, base_url.port)
+        self._byok_inputs = (settings, config, strategy, options)
+        self._byok_elsewhere = None
+
+    def _byok_provider_for(self, base_url: Any) -> Provider:
+        """The provider a request to ``base_url`` talks to (OpenAI clients read it from the host)."""
+        return self._byok_provider
 
     def _byok_bind(self, request: Any, base_url: Any) -> None:
         """Attach this client's binding to ``request`` (cached per base URL, which the SDK lets users change)."""
         pool = self.key_pool
         if pool is None:
             return
-        if pool._all_disabled():
-            # Raised here, before the SDK's send: some SDKs (anthropic) wrap transport errors as connection errors.
-            raise NoUsableKeyError(self._byok_provider.name, pool._disabled())
         cached = self._byok_binding
-        if cached is None or cached[0] is not base_url or cached[1].pool is not pool:
-            binding = Binding(
-                pool,
-                self._byok_provider,
-                origin_of(base_url.scheme, base_url.host, base_url.port),
-                self._byok_listeners,
-            )
-            cached = self._byok_binding = (base_url, binding)
-        request.extensions[EXTENSION] = cached[1]
+        if cached is None or cached[0] is not base_url or (cached[1].pool is not pool and cached[1].pool is not None):
+            cached = self._byok_binding = (base_url, self._byok_binding_for(pool, base_url))
+        binding = cached[1]
+        if binding.pool._all_disabled():
+            # Raised here, before the SDK's send: some SDKs (anthropic) wrap transport errors as connection errors.
+            raise NoUsableKeyError(self._byok_provider.name, binding.pool._disabled())
+        request.extensions[EXTENSION] = binding
+
+    def _byok_binding_for(self, pool: KeyPool, base_url: Any) -> Binding:
+        origin = origin_of(base_url.scheme, base_url.host, base_url.port)
+        home = self._byok_home if self._byok_home is not None else origin
+        if origin == home or origin in pool.allowed_origins:
+            return Binding(pool, self._byok_provider, origin, self._byok_listeners, pool.allowed_origins)
+        # Another origin: never the old pool. Its own keys as a fresh client would find them, else none.
+        elsewhere = self._byok_elsewhere
+        if elsewhere is None:
+            elsewhere = self._byok_elsewhere = {}
+        found = elsewhere.get(origin)
+        if found is None:
+            settings, config, strategy, options = self._byok_inputs or (None, None, None, PoolOptions())
+            provider = self._byok_provider_for(base_url)
+            resolved = resolve_keys(provider, None, None, settings, config, strategy, options)
+            other = make_pool(resolved, provider, base_url)
+            if other is None:  # no keys for that origin: the old pool's binding only strips our placeholder there
+                found = Binding(pool, self._byok_provider, home, self._byok_listeners, pool.allowed_origins)
+            else:
+                found = Binding(other, provider, origin, self._byok_listeners, other.allowed_origins)
+            elsewhere[origin] = found
+        return found
 
 
 def origin_text(base_url: Any) -> str:
@@ -210,17 +298,34 @@ def carry_pool(
     config: ConfigPath | None = None,
     strategy: Any = None,
     on_event: EventCallback | Sequence[EventCallback] | None = None,
+    options: PoolOptions | None = None,
+    base_url: Any = None,
 ) -> dict[str, Any]:
     """The keyword arguments that give a copy its pool (built from what is given, else the original's pool) and
-    its ``on_event`` listeners (the given ones, else the original's)."""
+    its ``on_event`` listeners (the given ones, else the original's). A copy to another origin (``base_url``) does
+    not take the original's pool unless the pool allows that origin: it resolves keys as a fresh client would."""
+    options = options or PoolOptions()
     carried: dict[str, Any] = dict(extra)
     carried["on_event"] = on_event if on_event is not None else (client._byok_listeners or None)
     given = (api_keys, key_pool, settings, config, strategy)
-    if any(value is not None for value in given):
+    if any(value is not None for value in given) or options.given():
         carried.update(api_keys=api_keys, key_pool=key_pool, settings=settings, config=config, strategy=strategy)
+        carried.update(cooldown_scope=options.cooldown_scope, allowed_origins=options.allowed_origins)
+        carried["state"] = options.state
     elif client.key_pool is not None:
-        carried["key_pool"] = client.key_pool
+        if base_url is not None and not _same_origin(client, client.key_pool, base_url):
+            inputs = client._byok_inputs or (None, None, None, PoolOptions())
+            carried.update(settings=inputs[0], config=inputs[1], strategy=inputs[2])
+            carried.update(inputs[3]._asdict())
+        else:
+            carried["key_pool"] = client.key_pool
     return carried
+
+
+def _same_origin(client: ByokClientMixin, pool: KeyPool, base_url: Any) -> bool:
+    url = url_parts(base_url)
+    origin = origin_of(url.scheme or "https", url.host, url.port)
+    return origin == client._byok_home or origin in pool.allowed_origins
 
 
 _C = TypeVar("_C", bound=ByokClientMixin)
@@ -241,6 +346,8 @@ def sdk_api_key(resolved: object, kwargs: Mapping[str, Any], credential_args: Se
     api_key = kwargs.get("api_key")
     if resolved is not None and api_key is None and all(kwargs.get(name) is None for name in credential_args):
         return PLACEHOLDER_KEY
+    if resolved is None and api_key == PLACEHOLDER_KEY:
+        return None  # a copy of a managed client to an origin without keys: the SDK's own key, as a fresh client
     return api_key
 
 

@@ -21,7 +21,9 @@ from . import _lines
 from ._common import (
     ByokClientMixin,
     ConfigPath,
+    CooldownScope,
     EventCallback,
+    PoolOptions,
     Settings,
     carry_pool,
     listeners,
@@ -69,17 +71,22 @@ class Anthropic(ByokClientMixin, anthropic.Anthropic):
         settings: Settings | None = None,
         strategy: Any = None,
         on_event: EventCallback | Sequence[EventCallback] | None = None,
+        cooldown_scope: CooldownScope | None = None,
+        allowed_origins: Iterable[str] | None = None,
+        state: Any = None,
         **kwargs: Any,
     ) -> None:
         self._byok_provider = _PROVIDER
+        options = PoolOptions(cooldown_scope, allowed_origins, state)
         byok_config = _split_config(config, kwargs)
-        resolved = resolve_keys(_PROVIDER, api_keys, key_pool, settings, byok_config, strategy)
+        resolved = resolve_keys(_PROVIDER, api_keys, key_pool, settings, byok_config, strategy, options)
         self._byok_binding = None
         self._byok_listeners = listeners(on_event)
         # With managed keys, an explicit placeholder also stops the SDK's own credential discovery (env, profiles).
         kwargs["api_key"] = sdk_api_key(resolved, kwargs, _LINE.CREDENTIAL_ARGS)
         super().__init__(**kwargs)
         self.key_pool = make_pool(resolved, _PROVIDER, self.base_url)
+        self._byok_remember(self.base_url, settings, byok_config, strategy, options)
         install(self._client)
 
     @override
@@ -97,13 +104,27 @@ class Anthropic(ByokClientMixin, anthropic.Anthropic):
         settings: Settings | None = None,
         strategy: Any = None,
         on_event: EventCallback | Sequence[EventCallback] | None = None,
+        cooldown_scope: CooldownScope | None = None,
+        allowed_origins: Iterable[str] | None = None,
+        state: Any = None,
         _extra_kwargs: Mapping[str, Any] = {},
         **kwargs: Any,
     ) -> Self:
         """Like ``anthropic.Anthropic.copy``; the copy keeps this client's pool unless ``api_keys`` or
         ``key_pool`` is given."""
         byok_config = _split_config(config, kwargs)
-        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs, settings, byok_config, strategy, on_event)
+        extra = carry_pool(
+            self,
+            api_keys,
+            key_pool,
+            _extra_kwargs,
+            settings,
+            byok_config,
+            strategy,
+            on_event,
+            PoolOptions(cooldown_scope, allowed_origins, state),
+            kwargs.get("base_url"),
+        )
         copied = super().copy(_extra_kwargs=extra, **kwargs)
         return passthrough_stays(self, copied, extra)
 
@@ -122,16 +143,21 @@ class AsyncAnthropic(ByokClientMixin, anthropic.AsyncAnthropic):
         settings: Settings | None = None,
         strategy: Any = None,
         on_event: EventCallback | Sequence[EventCallback] | None = None,
+        cooldown_scope: CooldownScope | None = None,
+        allowed_origins: Iterable[str] | None = None,
+        state: Any = None,
         **kwargs: Any,
     ) -> None:
         self._byok_provider = _PROVIDER
+        options = PoolOptions(cooldown_scope, allowed_origins, state)
         byok_config = _split_config(config, kwargs)
-        resolved = resolve_keys(_PROVIDER, api_keys, key_pool, settings, byok_config, strategy)
+        resolved = resolve_keys(_PROVIDER, api_keys, key_pool, settings, byok_config, strategy, options)
         self._byok_binding = None
         self._byok_listeners = listeners(on_event)
         kwargs["api_key"] = sdk_api_key(resolved, kwargs, _LINE.CREDENTIAL_ARGS)
         super().__init__(**kwargs)
         self.key_pool = make_pool(resolved, _PROVIDER, self.base_url)
+        self._byok_remember(self.base_url, settings, byok_config, strategy, options)
         install(self._client)
 
     @override
@@ -149,13 +175,27 @@ class AsyncAnthropic(ByokClientMixin, anthropic.AsyncAnthropic):
         settings: Settings | None = None,
         strategy: Any = None,
         on_event: EventCallback | Sequence[EventCallback] | None = None,
+        cooldown_scope: CooldownScope | None = None,
+        allowed_origins: Iterable[str] | None = None,
+        state: Any = None,
         _extra_kwargs: Mapping[str, Any] = {},
         **kwargs: Any,
     ) -> Self:
         """Like ``anthropic.AsyncAnthropic.copy``; the copy keeps this client's pool unless ``api_keys`` or
         ``key_pool`` is given."""
         byok_config = _split_config(config, kwargs)
-        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs, settings, byok_config, strategy, on_event)
+        extra = carry_pool(
+            self,
+            api_keys,
+            key_pool,
+            _extra_kwargs,
+            settings,
+            byok_config,
+            strategy,
+            on_event,
+            PoolOptions(cooldown_scope, allowed_origins, state),
+            kwargs.get("base_url"),
+        )
         copied = super().copy(_extra_kwargs=extra, **kwargs)
         return passthrough_stays(self, copied, extra)
 

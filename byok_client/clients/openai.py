@@ -22,7 +22,9 @@ from . import _lines
 from ._common import (
     ByokClientMixin,
     ConfigPath,
+    CooldownScope,
     EventCallback,
+    PoolOptions,
     Settings,
     carry_pool,
     listeners,
@@ -69,16 +71,25 @@ class OpenAI(ByokClientMixin, openai.OpenAI):
         config: ConfigPath | None = None,
         strategy: Any = None,
         on_event: EventCallback | Sequence[EventCallback] | None = None,
+        cooldown_scope: CooldownScope | None = None,
+        allowed_origins: Iterable[str] | None = None,
+        state: Any = None,
         **kwargs: Any,
     ) -> None:
         self._byok_provider = provider_for_base_url(kwargs.get("base_url"))
-        resolved = resolve_keys(self._byok_provider, api_keys, key_pool, settings, config, strategy)
+        options = PoolOptions(cooldown_scope, allowed_origins, state)
+        resolved = resolve_keys(self._byok_provider, api_keys, key_pool, settings, config, strategy, options)
         self._byok_binding = None
         self._byok_listeners = listeners(on_event)
         kwargs["api_key"] = sdk_api_key(resolved, kwargs, _LINE.CREDENTIAL_ARGS)
         super().__init__(**kwargs)
         self.key_pool = make_pool(resolved, self._byok_provider, self.base_url)
+        self._byok_remember(self.base_url, settings, config, strategy, options)
         install(self._client)
+
+    @override
+    def _byok_provider_for(self, base_url: Any) -> Provider:
+        return provider_for_base_url(base_url)
 
     @override
     def _prepare_request(self, request: Any) -> None:
@@ -95,12 +106,26 @@ class OpenAI(ByokClientMixin, openai.OpenAI):
         config: ConfigPath | None = None,
         strategy: Any = None,
         on_event: EventCallback | Sequence[EventCallback] | None = None,
+        cooldown_scope: CooldownScope | None = None,
+        allowed_origins: Iterable[str] | None = None,
+        state: Any = None,
         _extra_kwargs: Mapping[str, Any] = {},
         **kwargs: Any,
     ) -> Self:
         """Like ``openai.OpenAI.copy``; the copy keeps this client's pool unless ``api_keys`` or ``key_pool``
         is given."""
-        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs, settings, config, strategy, on_event)
+        extra = carry_pool(
+            self,
+            api_keys,
+            key_pool,
+            _extra_kwargs,
+            settings,
+            config,
+            strategy,
+            on_event,
+            PoolOptions(cooldown_scope, allowed_origins, state),
+            kwargs.get("base_url"),
+        )
         copied = super().copy(_extra_kwargs=extra, **kwargs)
         return passthrough_stays(self, copied, extra)
 
@@ -119,16 +144,25 @@ class AsyncOpenAI(ByokClientMixin, openai.AsyncOpenAI):
         config: ConfigPath | None = None,
         strategy: Any = None,
         on_event: EventCallback | Sequence[EventCallback] | None = None,
+        cooldown_scope: CooldownScope | None = None,
+        allowed_origins: Iterable[str] | None = None,
+        state: Any = None,
         **kwargs: Any,
     ) -> None:
         self._byok_provider = provider_for_base_url(kwargs.get("base_url"))
-        resolved = resolve_keys(self._byok_provider, api_keys, key_pool, settings, config, strategy)
+        options = PoolOptions(cooldown_scope, allowed_origins, state)
+        resolved = resolve_keys(self._byok_provider, api_keys, key_pool, settings, config, strategy, options)
         self._byok_binding = None
         self._byok_listeners = listeners(on_event)
         kwargs["api_key"] = sdk_api_key(resolved, kwargs, _LINE.CREDENTIAL_ARGS)
         super().__init__(**kwargs)
         self.key_pool = make_pool(resolved, self._byok_provider, self.base_url)
+        self._byok_remember(self.base_url, settings, config, strategy, options)
         install(self._client)
+
+    @override
+    def _byok_provider_for(self, base_url: Any) -> Provider:
+        return provider_for_base_url(base_url)
 
     @override
     async def _prepare_request(self, request: Any) -> None:
@@ -145,12 +179,26 @@ class AsyncOpenAI(ByokClientMixin, openai.AsyncOpenAI):
         config: ConfigPath | None = None,
         strategy: Any = None,
         on_event: EventCallback | Sequence[EventCallback] | None = None,
+        cooldown_scope: CooldownScope | None = None,
+        allowed_origins: Iterable[str] | None = None,
+        state: Any = None,
         _extra_kwargs: Mapping[str, Any] = {},
         **kwargs: Any,
     ) -> Self:
         """Like ``openai.AsyncOpenAI.copy``; the copy keeps this client's pool unless ``api_keys`` or
         ``key_pool`` is given."""
-        extra = carry_pool(self, api_keys, key_pool, _extra_kwargs, settings, config, strategy, on_event)
+        extra = carry_pool(
+            self,
+            api_keys,
+            key_pool,
+            _extra_kwargs,
+            settings,
+            config,
+            strategy,
+            on_event,
+            PoolOptions(cooldown_scope, allowed_origins, state),
+            kwargs.get("base_url"),
+        )
         copied = super().copy(_extra_kwargs=extra, **kwargs)
         return passthrough_stays(self, copied, extra)
 

@@ -20,6 +20,7 @@ from .keys import Key
 from .policy import FailoverPolicy, Failure, Verdict
 from .registry import SCOPES, Scope, ScopeRegistry
 from .selection import FilterSelector, KeyView, Selector, make_selector
+from .state import StateBackend, StateChange
 
 __all__ = ["CooldownScope", "Limits", "PoolState"]
 
@@ -52,6 +53,7 @@ class PoolState:
         scope: str | None = None,
         cooldown_scope: CooldownScope = "model",
         registry: ScopeRegistry | None = None,
+        state: StateBackend | None = None,
     ) -> None:
         if policy is not None and not isinstance(policy, FailoverPolicy):
             raise ByokConfigError(f"policy must be a FailoverPolicy, not {type(policy).__name__}")
@@ -68,6 +70,11 @@ class PoolState:
         self._cooldown_scope: CooldownScope = cooldown_scope
         self._shared: Scope = (registry or SCOPES).get(scope)
         self._lock = self._shared.lock
+        if state is not None:
+            if scope is None:
+                raise ByokConfigError("state= shares key health by scope: give the pool a scope= (clients do)")
+            self._shared.share(state, clock)
+        self._revived_seen = self._shared.revived
         self._entries: tuple[_Entry, ...] = ()
         self._by_digest: dict[str, _Entry] = {}
         self._cooling: list[tuple[float, int]] = []
@@ -117,9 +124,10 @@ class PoolState:
             for index, key in enumerate(keys):
                 health = keep.get(key)
                 if health is None:
-                    health = self._shared.health_of(key._digest) if self._scope is not None else Health()
-                if enable and key in keep:
+                    health = self._shared.health_of(key._digest, key.fingerprint) if self._scope else Health()
+                if enable and key in keep and health.disabled_reason is not None:
                     health.disabled_reason = None
+                    self._shared.queue(StateChange(self._scope or "", key.fingerprint, "enable"))
                 entries.append(_Entry(key, health, index))
             self._entries = tuple(entries)
             self._by_digest = {e.key._digest: e for e in entries}
@@ -139,6 +147,7 @@ class PoolState:
                 elif h.cooldown_until > now:
                     self._selector.remove(e.index)
                     self._queue(e)
+        self._shared.flush()
 
     # -- selection (used by the flow) --------------------------------------------------------------------------
     def _load_of(self, i: int) -> tuple[float, float, int]:
@@ -154,8 +163,11 @@ class PoolState:
             entry.queued_until = until
             heapq.heappush(self._cooling, (until, entry.index))
 
-    def _model_skip(self, model: str | None, now: float) -> set[int]:
-        """Indices of keys cooling for ``model`` (expired marks are dropped on the way)."""
+    def _model_skip(
+        self, model: str | None, now: float, events: list[PoolEvent] | None = None, provider: str = "", path: str = ""
+    ) -> set[int]:
+        """Indices of keys cooling for ``model``. Expired marks are dropped on the way, each with its
+        ``KeyRecovered`` event (so a per-model recovery is seen at the next request for that model)."""
         if model is None or self._cooldown_scope != "model":
             return set()
         cooling = self._shared.model_cooling.get(model)
@@ -166,6 +178,14 @@ class PoolState:
         for digest, until in list(cooling.items()):
             if until <= now:
                 del cooling[digest]
+                entry = by_digest.get(digest)
+                if entry is not None and entry.health.models and model in entry.health.models:
+                    m = entry.health.models[model]
+                    if events is not None and m.cooldown_failure is not None:
+                        from ..events import KeyRecovered
+
+                        events.append(KeyRecovered(provider, entry.key.label, m.cooldown_failure, 0.0, path, model))
+                    m.cooldown_failure = None
                 continue
             entry = by_digest.get(digest)
             if entry is not None:
@@ -176,6 +196,14 @@ class PoolState:
         pending = self._pending_release
         while pending:
             self._release_locked(pending.pop())
+        if self._shared.revived != self._revived_seen:  # another process re-enabled keys: take them back
+            self._revived_seen = self._shared.revived
+            self._disabled_count = 0
+            for e in self._entries:
+                if e.health.disabled_reason is None:
+                    self._selector.add(e.index)
+                else:
+                    self._disabled_count += 1
         entries, cooling, selector = self._entries, self._cooling, self._selector
         while cooling and cooling[0][0] <= now:
             until, i = heapq.heappop(cooling)
@@ -253,7 +281,7 @@ class PoolState:
         now = self._clock()
         with self._lock:
             self._wake(now, events, provider, path)
-            cooling = self._model_skip(model, now)
+            cooling = self._model_skip(model, now, events, provider, path)
             skip = tried | cooling if cooling else tried
             usable, dropped = self._usable_now(now)
             index = self._selector.pick(skip, usable, cooling)
@@ -278,7 +306,7 @@ class PoolState:
             now = self._clock()
             with self._lock:
                 self._wake(now, events, provider, path)
-                skip = tried | self._model_skip(model, now)
+                skip = tried | self._model_skip(model, now, events, provider, path)
                 usable, dropped = self._usable_now(now)
                 views = [self._view(e, now, model) for e in self._entries if e.index not in skip and usable(e.index)]
                 self._settle(dropped, now)
@@ -374,6 +402,11 @@ class PoolState:
             h.record(now, None)
             if limits is not None:
                 self._apply_limits(entry, limits, now, events, provider, path, model)
+        shared = self._shared
+        if shared.backend is not None:
+            shared.flush()
+            shared.backend.count(shared.name or "", entry.key.fingerprint, "requests")
+            shared.backend.count(shared.name or "", entry.key.fingerprint, "successes")
 
     def _apply_limits(
         self,
@@ -398,6 +431,20 @@ class PoolState:
             m = h.model(model)
             m.remaining_requests, m.remaining_tokens = requests, tokens
             m.requests_reset_at, m.tokens_reset_at = h.requests_reset_at, h.tokens_reset_at
+        shared = self._shared
+        if shared.backend is not None:
+            shared.queue(
+                StateChange(
+                    self._scope or "",
+                    entry.key.fingerprint,
+                    "limits",
+                    model if per_model else None,
+                    remaining_requests=requests,
+                    remaining_tokens=tokens,
+                    requests_reset=shared.to_wall(h.requests_reset_at) if h.requests_reset_at is not None else None,
+                    tokens_reset=shared.to_wall(h.tokens_reset_at) if h.tokens_reset_at is not None else None,
+                )
+            )
         wait = 0.0
         if requests == 0 and requests_reset:
             wait = requests_reset
@@ -439,6 +486,10 @@ class PoolState:
                 self._queue(entry)
         else:
             self._shared.model_cooling.setdefault(model, {})[entry.key._digest] = target.cooldown_until
+        if self._shared.backend is not None:
+            until_wall = self._shared.to_wall(target.cooldown_until)
+            change = StateChange(self._scope or "", entry.key.fingerprint, "cooldown", model, until_wall, str(failure))
+            self._shared.queue(change)
         if was_ready and events is not None:
             from ..events import KeyQuotaExhausted, KeyRateLimited
 
@@ -467,6 +518,12 @@ class PoolState:
             if verdict.failure is Failure.INVALID_KEY:
                 if h.disabled_reason is None:
                     h.disabled_reason = verdict.reason or "invalid key"
+                    self._shared.queue(
+                        StateChange(
+                            self._scope or "", entry.key.fingerprint, "disable", failure=str(verdict.failure),
+                            reason=h.disabled_reason,
+                        )
+                    )  # fmt: skip
                     if self._current(entry):
                         self._selector.disable(entry.index)
                         self._disabled_count += 1
@@ -485,12 +542,21 @@ class PoolState:
                 if verdict.per_model and self._cooldown_scope == "model":
                     scoped = verdict.model or model
                 self._cool(entry, verdict.failure, wait, told, now, events, provider, path, scoped)
+        shared = self._shared
+        if shared.backend is not None:
+            shared.flush()
+            shared.backend.count(shared.name or "", entry.key.fingerprint, "requests")
+            shared.backend.count(shared.name or "", entry.key.fingerprint, str(verdict.failure))
 
     def _record_error(self, entry: _Entry) -> None:
         """A connection error or timeout: counted, not blamed on the key (the SDK's retry loop decides)."""
         with self._lock:
             entry.health.timeouts += 1
             entry.health.record(self._clock(), None, timeout=True)
+        backend = self._shared.backend
+        if backend is not None:
+            backend.count(self._shared.name or "", entry.key.fingerprint, "requests")
+            backend.count(self._shared.name or "", entry.key.fingerprint, "timeouts")
 
     def _retry_hint(self, model: str | None = None) -> tuple[bool, float | None]:
         """(whether a retry can help, seconds until the first key is ready as the provider told it: None when the

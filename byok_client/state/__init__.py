@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import atexit
+import threading
 from typing import Any
 
 from .._errors import ByokConfigError
@@ -18,8 +20,10 @@ __all__ = [
     "StateBackend",
     "StateChange",
     "StateUnavailableError",
+    "close_shared",
     "make_state",
     "redact_url",
+    "shared_state",
 ]
 
 _URL_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -50,3 +54,30 @@ def make_state(spec: Any = None, *, prefix: str = "byok") -> StateBackend:
         f"state must be None, a redis://, rediss:// or unix:// URL, or an object with attach, publish, count and "
         f"close, got {type(spec).__name__}",
     )
+
+
+_SHARED: dict[tuple[str, str], StateBackend] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_state(spec: Any, *, prefix: str = "byok") -> StateBackend:
+    """``make_state(spec)``, one backend per URL and prefix in this process (pools and clients naming the same
+    Redis share one connection and thread), flushed and closed when the interpreter exits."""
+    if not isinstance(spec, str):
+        return make_state(spec, prefix=prefix)
+    with _SHARED_LOCK:
+        found = _SHARED.get((spec, prefix))
+        if found is None:
+            found = _SHARED[(spec, prefix)] = make_state(spec, prefix=prefix)
+            if len(_SHARED) == 1:
+                atexit.register(close_shared)
+        return found
+
+
+def close_shared() -> None:
+    """Close every backend ``shared_state`` made (at exit, or in tests)."""
+    with _SHARED_LOCK:
+        backends = list(_SHARED.values())
+        _SHARED.clear()
+    for backend in backends:
+        backend.close()
