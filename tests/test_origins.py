@@ -37,7 +37,7 @@ def test_a_copy_to_another_origin_takes_none_of_the_pools_keys(mock: MockProvide
 def test_setting_base_url_to_another_origin_sends_none_of_the_pools_keys(mock: MockProvider) -> None:
     ks = keys(mock, ok())
     client = OpenAI(api_keys=ks, base_url=mock.openai_base_url, max_retries=0)
-    client.base_url = elsewhere(mock)  # type: ignore[assignment]
+    client.base_url = elsewhere(mock)
     with pytest.raises(openai.APIStatusError):
         chat(client)
     assert mock.requests[-1].label == "<none>"
@@ -52,7 +52,7 @@ def test_another_origin_resolves_its_own_keys_as_a_fresh_client_would(
     copied = client.with_options(base_url=elsewhere(mock))
     assert chat(copied) == "served by k0"
     assert mock.requests[-1].headers["authorization"].endswith(theirs[0].get_secret_value()[-6:])
-    client.base_url = elsewhere(mock)  # type: ignore[assignment]
+    client.base_url = elsewhere(mock)
     chat(client)
     assert mock.requests[-1].headers["authorization"].endswith(theirs[0].get_secret_value()[-6:])
 
