@@ -17,6 +17,7 @@ from byok_client import OpenAI as ByokOpenAI
 from byok_client.testing import (
     MockProvider,
     RecordedRequest,
+    delay,
     ok,
     rate_limited,
     reply,
@@ -291,6 +292,22 @@ def test_anthropic_streamed_text_reply(mock: MockProvider) -> None:
         mock.set("sk-1", reply("a b c d e f g h"))
         with client.messages.stream(model="claude-haiku-4-5", max_tokens=10, messages=MESSAGES) as s:
             assert s.get_final_text() == "a b c d e f g h"
+
+
+def test_delayed_reply_and_a_fault_cut_from_the_reply(mock: MockProvider) -> None:
+    mock.set("sk-1", delay(0.05, reply("after a pause")))
+    with oai(mock) as client:
+        assert client.chat.completions.create(model="m", messages=MESSAGES).choices[0].message.content == (
+            "after a pause"
+        )
+        mock.set("sk-1", reply("one two three four five six seven eight"))
+        mock.inject_faults(seed=0, rate=1.0, kinds={"truncated_stream"})
+        pieces: list[str] = []
+        with pytest.raises(openai.APIConnectionError):
+            for chunk in client.chat.completions.create(model="m", messages=MESSAGES, stream=True):
+                pieces += [chunk.choices[0].delta.content or ""] if chunk.choices else []
+        text = "".join(pieces)
+        assert text and "one two three four five six seven eight".startswith(text) and not text.endswith("eight")
 
 
 def test_bad_replies_are_refused(mock: MockProvider) -> None:

@@ -10,6 +10,11 @@ Example::
         client = openai.OpenAI(api_key="sk-b", base_url=mock.openai_base_url)
         ...
         assert mock.labels() == ["b"]
+
+Beyond scripts per key: :func:`reply` (text, JSON, tool calls, usage), :meth:`MockProvider.queue` and
+:meth:`MockProvider.when`, model-scoped scripts, transport faults (:func:`connection_reset`, :func:`reset_mid_body`,
+:func:`stall`, :func:`truncated_stream`), seeded :meth:`MockProvider.inject_faults` and token-bucket
+:meth:`MockProvider.rate_limit`. See ``docs/testing.md``.
 """
 
 from ._behaviours import (

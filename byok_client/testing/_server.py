@@ -158,6 +158,8 @@ class _Request:
     label: str
     close: bool
     ratelimit: Snapshot | None = None
+    content: Reply | None = None
+    """The scripted reply (also what a fault's partial body is cut from)."""
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -608,6 +610,7 @@ class MockProvider:
         model, stream = _model_and_stream(provider, path, body)
         behaviour: Behaviour | None = None
         snapshot: Snapshot | None = None
+        content: Reply | None = None
         fault: str | None = None
         with self._lock:
             state = None
@@ -620,7 +623,7 @@ class MockProvider:
                 label = UNKNOWN_KEY_LABEL if state is None else state.label
             record = RecordedRequest(label, method, path, query, headers, body, provider, model, stream, self._clock())
             if state is not None and credential is not None:
-                behaviour, snapshot = self._choose(credential, state, record)
+                behaviour, snapshot, content = self._choose(credential, state, record)
                 fault = "rate_limit" if isinstance(behaviour, BucketLimited) else fault_name(behaviour)
                 if fault is not None:
                     self._fault_counts[fault] += 1
@@ -637,7 +640,7 @@ class MockProvider:
             error = invalid_key_error(provider, credential)
         else:
             request = _Request(
-                method, path, query, headers, body, provider, model, stream, credential, label, close, snapshot
+                method, path, query, headers, body, provider, model, stream, credential, label, close, snapshot, content
             )
             self._answer(conn, request, behaviour)
             return
@@ -659,28 +662,33 @@ class MockProvider:
         script = state.models.get(record.model) if record.model is not None else None
         return (script or state.script).next(), None
 
-    def _choose(self, credential: str, state: _Key, record: RecordedRequest) -> tuple[Behaviour, Snapshot | None]:
-        """The behaviour for one request with a registered key, and its rate-limit state (under the lock)."""
+    def _choose(
+        self, credential: str, state: _Key, record: RecordedRequest
+    ) -> tuple[Behaviour, Snapshot | None, Reply | None]:
+        """The behaviour for one request with a registered key, its rate-limit state and the scripted reply a
+        fault's partial body is cut from (under the lock)."""
         if credential in self._revoked:
-            return invalid_key(), None
+            return invalid_key(), None, None
         behaviour, queued = self._scripted(credential, state, record)
-        model, stream, provider, body = record.model, record.stream, record.provider, record.body
         if not isinstance(behaviour, Ok | Reply):
-            return behaviour, None
+            return behaviour, None, None
+        content = behaviour if isinstance(behaviour, Reply) else None
         snapshot: Snapshot | None = None
         if self._limits.rules:
-            admitted = self._limits.admit(credential, model, request_cost(provider, body))
+            admitted = self._limits.admit(credential, record.model, request_cost(record.provider, record.body))
             if isinstance(admitted, BucketLimited):
-                return admitted, None
+                if queued is not None:  # a queued reply is for the attempt that gets through
+                    self._queue.insert(*queued)
+                return admitted, None, None
             snapshot = admitted
         faults = self._faults
         if faults is not None and faults.applies_to(credential):
-            fault = faults.draw(credential, stream, self._revoked)
+            fault = faults.draw(credential, record.stream, self._revoked)
             if fault is not None:
-                if queued is not None:  # the queued reply is for the attempt that gets through
+                if queued is not None:
                     self._queue.insert(*queued)
-                return fault, snapshot
-        return behaviour, snapshot
+                return fault, snapshot, content
+        return behaviour, snapshot, content
 
     def _upload_start(self, path: str, label: str) -> Answer:
         with self._lock:
@@ -744,7 +752,7 @@ class MockProvider:
             return
         if isinstance(behaviour, ResetMidBody | Stall):
             if behaviour.status == 200:
-                answer = self._ok_answer(req)
+                answer = self._ok_answer(req, req.content)
             else:
                 error = behaviour_error(_status_behaviour(behaviour.status), req.provider, "")
                 assert error is not None
@@ -759,10 +767,10 @@ class MockProvider:
             conn._send(*limited_error(req.provider, behaviour, requested), close=req.close)
             return
         if isinstance(behaviour, TruncatedStream):
-            conn.send_cut(*self._ok_answer(req), then="close", keep=behaviour.events)
+            conn.send_cut(*self._ok_answer(req, req.content), then="close", keep=behaviour.events)
             return
         final = (
-            self._ok_answer(req, behaviour if isinstance(behaviour, Reply) else None)
+            self._ok_answer(req, behaviour if isinstance(behaviour, Reply) else req.content)
             if isinstance(behaviour, Ok | Reply)
             else behaviour_error(behaviour, req.provider, req.credential)
         )
