@@ -3,9 +3,8 @@ PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
-DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: demo test lint typecheck unit bench docs clean
+.PHONY: demo test lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -34,6 +33,9 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 # The docs site (mkdocs-material + mkdocstrings), built offline; --strict turns every warning into a failure.
+.PHONY: docs
+DOCS_STAMP := $(VENV)/.installed-docs
+
 $(DOCS_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --default-pip >/dev/null
