@@ -4,9 +4,9 @@ MockProvider.
 The convention (so a README snippet can stay the code a reader would type):
 
 - each snippet runs alone in its own process (forked from one that imported the SDKs, before any client or
-  env read), in an empty temporary directory, with a clean environment: ``PATH``, ``HOME`` (the temp dir) and
-  the SDKs' own base-URL variables, ``OPENAI_BASE_URL``, ``ANTHROPIC_BASE_URL`` and ``GOOGLE_GEMINI_BASE_URL``,
-  pointing at a fresh MockProvider on 127.0.0.1;
+  env read), in an empty temporary directory, with a clean environment: ``PATH``, ``HOME`` (the temp dir),
+  ``PYTHONPATH`` when set, and the SDKs' own base-URL variables, ``OPENAI_BASE_URL``, ``ANTHROPIC_BASE_URL`` and
+  ``GOOGLE_GEMINI_BASE_URL``, pointing at a fresh MockProvider on 127.0.0.1;
 - every string literal in the snippet that looks like a provider key (``"sk-..."``, ``"AIza..."``) is registered
   with that mock, answering ``ok()``, so placeholders must be distinct (a pool refuses duplicate keys);
 - ``HTTP(S)_PROXY`` points at a closed loopback port, so a snippet that names a real provider's host fails fast
@@ -196,7 +196,7 @@ class _Zygote:
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     text=True,
-                    env={k: v for k, v in env.items() if k in ("PATH", "HOME")},
+                    env={k: v for k, v in env.items() if k in ("PATH", "HOME", "PYTHONPATH")},
                     cwd=cwd,
                 )
             process = self._process
@@ -251,6 +251,8 @@ def run_snippet(code: str, cwd: Path, proxy: str | None = None) -> subprocess.Co
             "ALL_PROXY": dead_proxy,
             "NO_PROXY": "127.0.0.1,localhost",
         }
+        if "PYTHONPATH" in os.environ:  # which byok_client runs, when the suite runs on another checkout
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         return _ZYGOTE_PROCESS.run(code, cwd, env)
 
 
