@@ -1,8 +1,9 @@
-"""``make bench`` / ``python -m benchmarks [--quick]``: byok_client against the raw SDKs, in one run.
+"""``make bench`` / ``python -m benchmarks [--quick] [--update]``: byok_client against the raw SDKs, in one run.
 
 Every figure is a ratio measured inside this run, arms interleaved (A B A B ...), the median of at least 5 rounds,
 against the bundled MockProvider on 127.0.0.1 running in its own process. Prints a table and writes
-``benchmarks/results.json``. Nothing here is asserted by the test suite.
+``benchmarks/latest.json`` (untracked); ``--update`` also writes the tracked ``benchmarks/results.json``. Nothing
+here is asserted by the test suite.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from byok_client import genai as byok_genai
 from ._server import ServerProcess
 
 QUICK = "--quick" in sys.argv
+# A casual run must not rewrite the tracked figures: only ``--update`` touches results.json.
+UPDATE = "--update" in sys.argv
 # Many short rounds, the two arms alternating A B, B A, ...: drift (CPU frequency, the other process) hits both.
 ROUNDS = 9 if QUICK else 15
 SYNC_REQUESTS = 150 if QUICK else 300  # per arm per round: 15 rounds x 300 = 4,500 requests per arm
@@ -348,10 +351,14 @@ def main() -> None:
     import_time()
     memory()
     results["_machine"] = {"cores": os.cpu_count(), "python": platform.python_version(), "quick": QUICK}
-    path = Path(__file__).with_name("results.json")
-    path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    text = json.dumps(results, indent=2, sort_keys=True) + "\n"
+    paths = [Path(__file__).with_name("latest.json")]
+    if UPDATE:
+        paths.append(Path(__file__).with_name("results.json"))
+    for path in paths:
+        path.write_text(text)
     missed = [name for name, r in results.items() if isinstance(r, dict) and r.get("met") is False]
-    print(f"\nwrote {path}; targets missed: {', '.join(missed) if missed else 'none'}")
+    print(f"\nwrote {', '.join(map(str, paths))}; targets missed: {', '.join(missed) if missed else 'none'}")
 
 
 if __name__ == "__main__":
