@@ -195,7 +195,7 @@ def test_bad_input_raises_typed_errors_that_never_show_a_key() -> None:
     with pytest.raises(ByokConfigError, match="use KeyPoolTransport"):
         AsyncKeyPoolTransport("openai", api_keys=[secret], transport=httpx2.HTTPTransport())
     with pytest.raises(ByokConfigError, match="not a single key"):
-        http_client("openai", api_keys=secret)  # type: ignore[arg-type]
+        http_client("openai", api_keys=secret)
     transport = KeyPoolTransport("openai", api_keys=[secret])
     assert secret not in repr(transport) and secret not in str(vars(transport).get("_binding"))
     assert "KeyPoolTransport" in byok_client.__all__ and "http_client" in dir(byok_client)

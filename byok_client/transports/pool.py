@@ -33,8 +33,21 @@ from ..providers.base import Provider
 from ._shell import _MARK, _async_send, _sync_send
 
 if TYPE_CHECKING:
+    import httpx
+    import httpx2
+
     from ..events import EventCallback
     from ..settings import Settings
+
+    # For type checkers a transport is one of either library (so `httpx.Client(transport=...)` and
+    # `httpx2.Client(transport=...)` both check); at run time each instance subclasses exactly one (`_concrete`).
+    class _SyncBases(httpx2.BaseTransport, httpx.BaseTransport):
+        def handle_request(self, request: Any) -> Any: ...
+
+    class _AsyncBases(httpx2.AsyncBaseTransport, httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: Any) -> Any: ...
+else:
+    _SyncBases = _AsyncBases = object
 
 __all__ = ["AsyncKeyPoolTransport", "KeyPoolTransport", "async_http_client", "http_client"]
 
@@ -261,7 +274,7 @@ def _base(kwargs: dict[str, Any]) -> str | None:
     return None if value is None else str(value)
 
 
-class KeyPoolTransport(_Pooled):
+class KeyPoolTransport(_Pooled, _SyncBases):
     """A sync httpx/httpx2 transport that injects a pool's keys into requests to the provider's origin and fails
     over between them per request, like ``byok_client.OpenAI``.
 
@@ -317,7 +330,7 @@ class KeyPoolTransport(_Pooled):
         self._inner.close()
 
 
-class AsyncKeyPoolTransport(_Pooled):
+class AsyncKeyPoolTransport(_Pooled, _AsyncBases):
     """The async twin of ``KeyPoolTransport``: an ``AsyncBaseTransport`` of the chosen library around
     ``transport`` (default: that library's ``AsyncHTTPTransport()``)."""
 
