@@ -90,7 +90,7 @@ def test_requests_to_other_origins_pass_through_untouched(mock: MockProvider) ->
 @pytest.mark.parametrize(
     ("provider", "path", "header"),
     [
-        ("anthropic", "/v1/messages", "x-api-key"),
+        ("anthropic", "/v1/messages", "authorization"),  # as anthropic 1.x+ sends API keys
         ("gemini", "/v1beta/models/gemini-2.5-flash:generateContent", "x-goog-api-key"),
         ("azure-openai", "/openai/deployments/d/chat/completions", "api-key"),
     ],

@@ -40,7 +40,6 @@ class AnthropicProvider(Provider):
     """Anthropic's Messages API."""
 
     name = "anthropic"
-    default_header = "x-api-key"  # for requests that carry no credential (a bare KeyPoolTransport): Anthropic's own
     # requests and tokens first (read on every response); input and output tokens also count for a 429's reset
     limits = tuple((f"anthropic-ratelimit-{kind}-remaining", f"anthropic-ratelimit-{kind}-reset") for kind in _LIMITS)
     limit_headers = frozenset(name.encode() for pair in limits[:2] for name in pair)
