@@ -10,13 +10,13 @@ import pytest
 
 pytest.importorskip("langchain_openai")
 
-from langchain_openai import ChatOpenAI  # noqa: E402
+from langchain_openai import ChatOpenAI
 
-import byok_client  # noqa: E402
-from byok_client import KeyPool  # noqa: E402
-from byok_client.testing import MockProvider  # noqa: E402
+import byok_client
+from byok_client import KeyPool
+from byok_client.testing import MockProvider
 
-from .conftest import run_snippet, two_keys  # noqa: E402
+from .conftest import run_snippet, two_keys
 
 
 def chat_openai(mock: MockProvider, pool: KeyPool, **kwargs: Any) -> ChatOpenAI:

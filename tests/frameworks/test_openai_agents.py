@@ -9,14 +9,14 @@ import pytest
 
 pytest.importorskip("agents")
 
-import agents  # noqa: E402
-from agents import Agent, OpenAIChatCompletionsModel, Runner, set_default_openai_api, set_default_openai_client  # noqa: E402
-from agents.models import _openai_shared  # noqa: E402
+import agents
+from agents import Agent, OpenAIChatCompletionsModel, Runner, set_default_openai_api, set_default_openai_client
+from agents.models import _openai_shared
 
-import byok_client  # noqa: E402
-from byok_client.testing import MockProvider  # noqa: E402
+import byok_client
+from byok_client.testing import MockProvider
 
-from .conftest import run_snippet, two_keys  # noqa: E402
+from .conftest import run_snippet, two_keys
 
 
 @pytest.fixture(autouse=True)

@@ -8,14 +8,14 @@ import pytest
 pytest.importorskip("pydantic_ai")
 pytest.importorskip("pydantic_ai.models.openai")
 
-from pydantic_ai import Agent  # noqa: E402
-from pydantic_ai.models.openai import OpenAIChatModel, OpenAIResponsesModel  # noqa: E402
-from pydantic_ai.providers.openai import OpenAIProvider  # noqa: E402
+from pydantic_ai import Agent
+from pydantic_ai.models.openai import OpenAIChatModel, OpenAIResponsesModel
+from pydantic_ai.providers.openai import OpenAIProvider
 
-import byok_client  # noqa: E402
-from byok_client.testing import MockProvider  # noqa: E402
+import byok_client
+from byok_client.testing import MockProvider
 
-from .conftest import run_snippet, two_keys  # noqa: E402
+from .conftest import run_snippet, two_keys
 
 
 def openai_provider(mock: MockProvider) -> OpenAIProvider:

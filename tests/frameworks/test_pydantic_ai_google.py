@@ -10,14 +10,14 @@ pytest.importorskip("pydantic_ai")
 pytest.importorskip("google.genai")
 pytest.importorskip("pydantic_ai.models.google")
 
-from pydantic_ai import Agent  # noqa: E402
-from pydantic_ai.models.google import GoogleModel  # noqa: E402
-from pydantic_ai.providers.google import GoogleProvider  # noqa: E402
+from pydantic_ai import Agent
+from pydantic_ai.models.google import GoogleModel
+from pydantic_ai.providers.google import GoogleProvider
 
-from byok_client import genai  # noqa: E402
-from byok_client.testing import MockProvider  # noqa: E402
+from byok_client import genai
+from byok_client.testing import MockProvider
 
-from .conftest import run_snippet, two_keys  # noqa: E402
+from .conftest import run_snippet, two_keys
 
 
 def google_provider(mock: MockProvider) -> GoogleProvider:

@@ -1,7 +1,8 @@
 from functools import cached_property
 
-import byok_client
 from langchain_anthropic import ChatAnthropic
+
+import byok_client
 
 pool = byok_client.KeyPool(["sk-ant-first", "sk-ant-second"])
 

@@ -1,5 +1,6 @@
-import byok_client
 from langchain_openai import ChatOpenAI
+
+import byok_client
 
 pool = byok_client.KeyPool(["sk-first", "sk-second"])
 llm = ChatOpenAI(

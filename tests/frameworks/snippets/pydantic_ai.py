@@ -1,9 +1,10 @@
-import byok_client
 from pydantic_ai import Agent
 from pydantic_ai.models.anthropic import AnthropicModel
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.anthropic import AnthropicProvider
 from pydantic_ai.providers.openai import OpenAIProvider
+
+import byok_client
 
 openai_client = byok_client.AsyncOpenAI(api_keys=["sk-first", "sk-second"])
 agent = Agent(OpenAIChatModel("gpt-4o-mini", provider=OpenAIProvider(openai_client=openai_client)))
