@@ -42,6 +42,7 @@ def run_snippet(name: str, mock: MockProvider, monkeypatch: pytest.MonkeyPatch) 
         mock.add_key(first, rate_limited(retry_after=30), label=f"{provider}-1")
         mock.add_key(second, ok(), label=f"{provider}-2")
     monkeypatch.setenv("OPENAI_BASE_URL", mock.openai_base_url)
+    monkeypatch.setenv("OPENAI_API_BASE", mock.openai_base_url)  # LlamaIndex's name for it
     monkeypatch.setenv("ANTHROPIC_BASE_URL", mock.anthropic_base_url)
     monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", mock.gemini_base_url)
     out = io.StringIO()

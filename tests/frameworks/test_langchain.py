@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("langchain_openai")
 
 from langchain_openai import ChatOpenAI
+from pydantic import SecretStr
 
 import byok_client
 from byok_client import KeyPool
@@ -22,7 +23,7 @@ from .conftest import run_snippet, two_keys
 def chat_openai(mock: MockProvider, pool: KeyPool, **kwargs: Any) -> ChatOpenAI:
     return ChatOpenAI(
         model="gpt-4o-mini",
-        api_key="managed-by-byok",
+        api_key=SecretStr("managed-by-byok"),
         base_url=mock.openai_base_url,
         http_client=byok_client.http_client("openai", key_pool=pool, base_url=mock.openai_base_url),
         http_async_client=byok_client.async_http_client("openai", key_pool=pool, base_url=mock.openai_base_url),
@@ -65,10 +66,12 @@ def test_chat_openai_readme_snippet(mock: MockProvider, monkeypatch: pytest.Monk
 
 
 def test_chat_anthropic_through_byok_clients(mock: MockProvider) -> None:
-    langchain_anthropic = pytest.importorskip("langchain_anthropic")
+    pytest.importorskip("langchain_anthropic")
+    from langchain_anthropic import ChatAnthropic
+
     pool = KeyPool(two_keys(mock))
 
-    class PooledChatAnthropic(langchain_anthropic.ChatAnthropic):  # type: ignore[misc]
+    class PooledChatAnthropic(ChatAnthropic):
         @cached_property
         def _client(self) -> byok_client.Anthropic:
             return byok_client.Anthropic(**self._client_params, key_pool=pool)
@@ -77,7 +80,10 @@ def test_chat_anthropic_through_byok_clients(mock: MockProvider) -> None:
         def _async_client(self) -> byok_client.AsyncAnthropic:
             return byok_client.AsyncAnthropic(**self._client_params, key_pool=pool)
 
-    llm = PooledChatAnthropic(model="claude-sonnet-4-6", api_key="managed-by-byok", base_url=mock.anthropic_base_url)
+    # ChatAnthropic's optional fields read as required to mypy without the pydantic plugin
+    llm = PooledChatAnthropic(  # type: ignore[call-arg]
+        model_name="claude-sonnet-4-6", api_key=SecretStr("managed-by-byok"), base_url=mock.anthropic_base_url
+    )
     assert llm.invoke("hi").content == "served by k1"
     assert "".join(str(c.content) for c in llm.stream("hi")) == "served by k1"
     assert mock.labels() == ["k0", "k1", "k1"]  # k0 is cooling down: the stream went straight to k1
