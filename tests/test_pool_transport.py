@@ -198,3 +198,45 @@ def test_bad_input_raises_typed_errors_that_never_show_a_key() -> None:
     transport = KeyPoolTransport("openai", api_keys=[secret])
     assert secret not in repr(transport) and secret not in str(vars(transport).get("_binding"))
     assert "KeyPoolTransport" in byok_client.__all__ and "http_client" in dir(byok_client)
+
+
+# -- the plain SDKs on a pooled HTTP client -------------------------------------------------------------------------
+def test_plain_openai_sdk_on_a_pooled_http_client(mock: MockProvider) -> None:
+    import openai
+
+    hc = http_client("openai", api_keys=two_keys(mock), base_url=mock.openai_base_url)
+    client = openai.OpenAI(api_key="managed-by-byok", base_url=mock.openai_base_url, http_client=hc, max_retries=0)
+    reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    assert reply.choices[0].message.content == "served by k1"
+    assert mock.labels() == ["k0", "k1"]
+
+
+async def test_plain_anthropic_sdk_on_a_pooled_http_client(mock: MockProvider) -> None:
+    import anthropic
+
+    hc = async_http_client("anthropic", api_keys=two_keys(mock), base_url=mock.anthropic_base_url)
+    client = anthropic.AsyncAnthropic(
+        api_key="managed-by-byok", base_url=mock.anthropic_base_url, http_client=hc, max_retries=0
+    )
+    reply = await client.messages.create(
+        model="claude-sonnet-4-6", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert reply.content[0].type == "text" and reply.content[0].text == "served by k1"
+    assert mock.labels() == ["k0", "k1"]
+
+
+async def test_plain_genai_sdk_on_pooled_http_clients(mock: MockProvider) -> None:
+    from google import genai
+
+    ks = two_keys(mock)
+    options = genai.types.HttpOptions(
+        base_url=mock.gemini_base_url,
+        httpx_client=http_client("gemini", api_keys=ks, base_url=mock.gemini_base_url),
+        httpx_async_client=async_http_client("gemini", api_keys=ks, base_url=mock.gemini_base_url),
+    )
+    client = genai.Client(api_key="managed-by-byok", http_options=options)
+    assert client.models.generate_content(model="gemini-2.5-flash", contents="hi").text == "served by k1"
+    reply = await client.aio.models.generate_content(model="gemini-2.5-flash", contents="hi")
+    assert reply.text == "served by k1"
+    assert mock.labels() == ["k0", "k1", "k1"]  # the async pool shares the sync pool's health (same scope)
+    assert all("managed-by-byok" not in str(r.headers) + r.query for r in mock.requests)
