@@ -240,3 +240,10 @@ async def test_plain_genai_sdk_on_pooled_http_clients(mock: MockProvider) -> Non
     assert reply.text == "served by k1"
     assert mock.labels() == ["k0", "k1", "k1"]  # the async pool shares the sync pool's health (same scope)
     assert all("managed-by-byok" not in str(r.headers) + r.query for r in mock.requests)
+
+
+def test_readme_snippet(mock: MockProvider, monkeypatch: pytest.MonkeyPatch) -> None:
+    from .frameworks.conftest import run_snippet
+
+    assert run_snippet("httpx_client", mock, monkeypatch) == "served by openai-2\n"
+    assert mock.labels() == ["openai-1", "openai-2"]

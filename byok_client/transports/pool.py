@@ -398,10 +398,11 @@ def _prepare(
 ) -> tuple[Any, KeyPool | PoolPlan | None]:
     """The HTTP library and the resolved keys, checked before a client exists (so bad input leaks none)."""
     library = _choose_library(chosen, client_kwargs.get("transport"))
-    _url_parts(base_url if base_url is not None else _default_base_url(chosen))
+    address = base_url if base_url is not None else _default_base_url(chosen)
+    _url_parts(address)
     resolved = resolve_keys(chosen, *keys)
-    if base_url is not None:
-        client_kwargs.setdefault("base_url", base_url)
+    # The client's base URL too, so `client.post("/chat/completions")` works; SDKs send absolute URLs anyway.
+    client_kwargs.setdefault("base_url", address)
     return library, resolved
 
 
@@ -421,7 +422,8 @@ def http_client(
     ``transport=``) whose requests to the provider get the pool's keys and failover; hand it to any code that
     takes an HTTP client (``ChatOpenAI(http_client=...)``). ``client_kwargs`` go to the client's constructor
     (``timeout``, ``proxy``, ``verify``, ``transport`` as the inner transport...); its own transports, proxy mounts
-    included, are wrapped, so they behave as the library built them. ``base_url`` is also the client's."""
+    included, are wrapped, so they behave as the library built them. ``base_url`` (default: the provider's) is also
+    the client's, unless ``client_kwargs`` name another."""
     chosen = _provider(provider, None if base_url is None else str(base_url))
     library, resolved = _prepare(chosen, base_url, client_kwargs, api_keys, key_pool, settings, config, strategy)
     client = library.Client(**client_kwargs)
