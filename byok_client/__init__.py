@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     )
     from .settings import Settings
     from .stats import ErrorRates, KeyStatus, PoolStats
+    from .transports.pool import AsyncKeyPoolTransport, KeyPoolTransport, async_http_client, http_client
 
 __version__ = "0.1.0"
 
@@ -57,6 +58,7 @@ __all__ = [
     "ALL",
     "Anthropic",
     "AsyncAnthropic",
+    "AsyncKeyPoolTransport",
     "AsyncOpenAI",
     "Attempt",
     "AttemptCompleted",
@@ -69,6 +71,7 @@ __all__ = [
     "Key",
     "KeyDisabled",
     "KeyPool",
+    "KeyPoolTransport",
     "KeyQuotaExhausted",
     "KeyRateLimited",
     "KeyRecovered",
@@ -86,8 +89,10 @@ __all__ = [
     "UnsupportedSDKVersionError",
     "Verdict",
     "__version__",
+    "async_http_client",
     "attempts_of",
     "genai",
+    "http_client",
 ]
 
 # name -> (module, SDK distribution, extra)
@@ -106,6 +111,10 @@ _LAZY.update({name: ("byok_client.events", "", "") for name in (
 )})  # fmt: skip
 _LAZY.update({name: ("byok_client.stats", "", "") for name in ("ErrorRates", "KeyStatus", "PoolStats")})
 _LAZY.update({name: ("byok_client.core.selection", "", "") for name in ("ALL", "KeyView")})
+# No HTTP library is imported here: the transports import the one they are built on, when built.
+_LAZY.update({name: ("byok_client.transports.pool", "", "") for name in (
+    "AsyncKeyPoolTransport", "KeyPoolTransport", "async_http_client", "http_client",
+)})  # fmt: skip
 
 
 _DISTRIBUTIONS = {"google": "google-genai"}  # import name -> what to pip install
