@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import math
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,21 +34,18 @@ _RIGHT = frozenset({3, 4, 5, 6, 7, 8, 9})
 """Columns aligned right (numbers and durations)."""
 
 _WIDTH = 100
-"""The text table fits in this many columns."""
-_LABEL_MAX = 24
-"""Longer labels are cut (with an ellipsis) in every renderer, so the cells match."""
+"""The text table fits in this many columns; long labels and states wrap onto more lines, never cut."""
 _LABEL_MIN = 8
 _STATE_MIN = 16
 
 _STATE_COLOURS = {"ready": "green", "cooling": "yellow", "disabled": "red"}
 
 
-def _ellipsize(text: str, width: int) -> str:
+def _wrap(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` characters, broken at spaces where it can be, else anywhere."""
     if len(text) <= width:
-        return text
-    if width <= 1:
-        return "…"[:width]
-    return text[: width - 1] + "…"
+        return [text]
+    return textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [""]
 
 
 def _printable(text: str) -> str:
@@ -91,10 +89,13 @@ def _state(key: KeyStatus) -> str:
         text = f"cooling {_duration(key.cooling_for)}"
         if key.cooldown_reason is not None:
             text += f" ({key.cooldown_reason})"
-        return text
-    if key.state == "disabled":
+    elif key.state == "disabled":
         return f"disabled ({key.disabled_reason})" if key.disabled_reason else "disabled"
-    return str(key.state)
+    else:
+        text = str(key.state)
+    for model, (left, failure) in sorted(key.models_cooling.items()):
+        text += f"; {model} cooling {_duration(left)} ({failure})"
+    return text
 
 
 def _summary(stats: PoolStats) -> str:
@@ -113,7 +114,7 @@ def _summary(stats: PoolStats) -> str:
 
 def _row(key: KeyStatus) -> list[str]:
     return [
-        _ellipsize(_printable(key.label), _LABEL_MAX),
+        _printable(key.label),
         _printable(key.fingerprint),
         _printable(_state(key)),
         str(key.requests),
@@ -143,14 +144,19 @@ def render_text(stats: PoolStats) -> str:
         widths[column] -= cut
         excess -= cut
 
-    def line(cells: list[str] | tuple[str, ...]) -> str:
-        parts = []
-        for i, cell in enumerate(cells):
-            cell = _ellipsize(cell, widths[i])
-            parts.append(cell.rjust(widths[i]) if i in _RIGHT else cell.ljust(widths[i]))
-        return " ".join(parts).rstrip()
+    def lines(cells: list[str] | tuple[str, ...]) -> list[str]:
+        wrapped = [_wrap(cell, widths[i]) for i, cell in enumerate(cells)]
+        out = []
+        for n in range(max(len(w) for w in wrapped)):
+            parts = []
+            for i, pieces in enumerate(wrapped):
+                cell = pieces[n] if n < len(pieces) else ""
+                parts.append(cell.rjust(widths[i]) if i in _RIGHT else cell.ljust(widths[i]))
+            out.append(" ".join(parts).rstrip())
+        return out
 
-    return "\n".join([_ellipsize(summary, _WIDTH), line(HEADERS), *(line(row) for row in rows)])
+    body = [text for row in rows for text in lines(row)]
+    return "\n".join([*_wrap(summary, _WIDTH), *lines(HEADERS), *body])
 
 
 _STYLE = (
@@ -181,12 +187,7 @@ def render_html(stats: PoolStats) -> str:
     head = "".join(f"<th{cell_class(i)}>{html.escape(h)}</th>" for i, h in enumerate(HEADERS))
     body = []
     for key, row in zip(stats.keys, rows, strict=True):
-        cells = []
-        for i, cell in enumerate(row):
-            title = ""
-            if i == _LABEL and cell != key.label:
-                title = f' title="{html.escape(_printable(key.label))}"'
-            cells.append(f"<td{cell_class(i)}{title}>{html.escape(cell)}</td>")
+        cells = [f"<td{cell_class(i)}>{html.escape(cell)}</td>" for i, cell in enumerate(row)]
         state_class = html.escape(f"byok-{key.state}")
         body.append(f'<tr class="{state_class}">{"".join(cells)}</tr>')
     return (
@@ -217,10 +218,10 @@ def render_rich(stats: PoolStats) -> Any:
         table.add_column(
             header,
             justify="right" if i in _RIGHT else "left",
-            no_wrap=i != _LABEL,
-            overflow="ellipsis",
-            # Only labels give way when the console is narrow; the other cells are short and all needed.
-            min_width=min(width, _LABEL_MIN) if i == _LABEL else width,
+            no_wrap=i not in (_LABEL, _STATE),
+            overflow="fold",
+            # Labels and states wrap when the console is narrow; the other cells are short and all needed.
+            min_width=min(width, _LABEL_MIN if i == _LABEL else _STATE_MIN) if i in (_LABEL, _STATE) else width,
         )
     for key, row in zip(stats.keys, rows, strict=True):
         colour = _STATE_COLOURS.get(key.state, "")

@@ -56,7 +56,7 @@ class KeyStatus:
     """Models this key cools for while it serves others: model -> (seconds left, failure class)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class PoolStats:
     """A typed snapshot of a whole pool: per-key records in pool order, the selection strategy and the scope."""
 
@@ -68,6 +68,8 @@ class PoolStats:
         from ._render import render_text
 
         return render_text(self)
+
+    __repr__ = __str__  # a notebook's plain-text output and the REPL show the table too
 
     def _repr_html_(self) -> str:
         from ._render import render_html

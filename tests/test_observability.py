@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from byok_client import _render
 from byok_client import logging as byok_logging
 from byok_client._errors import MissingDependencyError
 from byok_client._render import HEADERS, render_html, render_rich, render_text
@@ -122,15 +121,17 @@ def test_text_table_summary_header_and_rows() -> None:
     assert len({line.index(fp) for line, fp in zip(lines[2:], ("1a2b", "dead", "cafe"), strict=True)}) == 1
 
 
-def test_text_table_truncates_long_labels_with_ellipsis() -> None:
+def test_text_table_wraps_long_labels_and_states_instead_of_cutting_them() -> None:
     long_label = "team-search-production-" + "x" * 60
-    lines = render_text(_stats(long_label)).splitlines()
+    stats = _stats(long_label)
+    lines = render_text(stats).splitlines()
     assert all(len(line) <= 100 for line in lines)
-    assert long_label not in lines[2]
-    # Cut to 24 characters in every renderer, then narrower still so the row fits in 100 columns.
-    assert lines[2].split()[0] == "team-se…"
-    # The state column keeps its full text.
-    assert "cooling 12.3s (rate_limited)" in lines[3]
+    assert "…" not in render_text(stats)
+    # The label wraps over several lines of its first column; read down that column it is whole.
+    label_width = len(lines[2].split()[0])
+    assert long_label in "".join(line[:label_width].strip() for line in lines[2:])
+    assert "cooling 12.3s (rate_limited)" in render_text(stats)
+    assert repr(stats) == str(stats)  # the plain-text repr is the table
 
 
 def test_text_table_edge_cases() -> None:
@@ -208,9 +209,9 @@ def test_html_escapes_labels() -> None:
     assert "script" not in parsed.start_tags
     assert "<script>" not in markup
     assert "&lt;script&gt;" in markup
-    assert parsed.rows[0][0] == _render._ellipsize(label, 24)
+    assert parsed.rows[0][0] == label
     long = _parse(render_html(_stats("y" * 40)))
-    assert long.rows[0][0] == "y" * 23 + "…"
+    assert long.rows[0][0] == "y" * 40  # whole: the browser wraps
 
 
 def test_rich_table_renders_and_colours_states() -> None:
