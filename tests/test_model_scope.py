@@ -66,7 +66,7 @@ def test_a_key_rate_limited_for_one_model_still_serves_another(clock: FakeClock)
     assert status.state == "ready"
     assert status.models_cooling["model-a"][1] is Failure.RATE_LIMITED
     assert 29 < status.models_cooling["model-a"][0] <= 30
-    assert "model-a cooling 30.0s (rate_limited)" in str(pool.stats())  # the table shows it too
+    assert "model-a cooling 30.0s (rate_limited)" in pool._repr_html_()  # the table shows it too
     limited = [e for e in events if isinstance(e, KeyRateLimited)]
     assert [(e.key_label, e.model) for e in limited] == [("k0", "model-a")]
     clock.advance(30.1)
