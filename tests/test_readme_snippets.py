@@ -55,16 +55,7 @@ _KEY_LITERAL = re.compile(r"""(["'])((?:sk-|AIza)[^"'\s]*)\1""")
 # error they print). Each still runs and must fail with that error (reported as xfail). A snippet whose text changes
 # is no longer listed here and must pass; an entry that matches no snippet any more fails
 # test_known_broken_entries_are_current, so this list cannot outlive the fix.
-KNOWN_BROKEN: dict[str, tuple[str, str]] = {
-    # "Anthropic and Gemini" example: api_keys=["sk-ant-...", "sk-ant-..."] and ["AIza...", "AIza..."].
-    "5aee186253b3": ("placeholder keys are duplicates: KeyPool refuses them", "key #2 (key-"),
-    # "Sources, settings and config files": SecretsDirSource("/run/secrets", ...) and CallableSource(fetch_keys, ...).
-    "32cda0f79135": ("fetch_keys is not defined; /run/secrets is a path on the reader's machine", "NameError"),
-    # "What happens when a request fails": [Key("sk-...", "team-a"), Key("sk-...", "team-b")].
-    "8e7120a8d728": ("placeholder keys are duplicates: KeyPool refuses them", "key #2 (team-b) duplicates key #1"),
-    # "Key health, selection and observability": api_keys=[...] and create(...) are Ellipsis placeholders.
-    "3ebd231cb5e7": ("api_keys=[...] is a list holding Ellipsis", "key #1 must be a str or Key, not ellipsis"),
-}
+KNOWN_BROKEN: dict[str, tuple[str, str]] = {}
 
 
 @dataclass(frozen=True)
@@ -285,3 +276,16 @@ def test_convention_blocks_real_hosts(tmp_path: Path) -> None:
         "import os, httpx2\nprint(httpx2.get(os.environ['OPENAI_BASE_URL'] + '/models').status_code)\n", tmp_path
     )
     assert (result.returncode, result.stdout.strip()) == (0, "401"), result.stderr
+
+
+def test_framework_snippets_in_the_readme_are_the_files_the_framework_tests_run() -> None:
+    """A README block marked ``not run: tests/frameworks/snippets/<name>.py runs it as written`` is that file."""
+    text = README.read_text()
+    found = 0
+    for match in re.finditer(
+        r"<!-- not run: (tests/frameworks/snippets/\S+\.py) runs it as written -->\n```python\n(.*?)```", text, re.S
+    ):
+        path, block = match.groups()
+        assert block == (ROOT / path).read_text(), path
+        found += 1
+    assert found >= 8

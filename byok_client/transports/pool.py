@@ -29,15 +29,14 @@ from .._errors import ByokConfigError, MissingDependencyError
 from .._pool import KeyPool
 from ..clients._common import ConfigPath, PoolPlan, listeners, make_pool, origin_text, resolve_keys
 from ..core.keys import Key
+from ..events import EventCallback  # real imports: typing.get_type_hints resolves the public signatures
 from ..providers.base import Provider
+from ..settings import Settings
 from ._shell import _MARK, _async_send, _sync_send
 
 if TYPE_CHECKING:
     import httpx
     import httpx2
-
-    from ..events import EventCallback
-    from ..settings import Settings
 
     # For type checkers a transport is one of either library (so `httpx.Client(transport=...)` and
     # `httpx2.Client(transport=...)` both check); at run time each instance subclasses exactly one (`_concrete`).
