@@ -7,12 +7,10 @@ import inspect
 import itertools
 import logging
 import pickle
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anthropic
 import pytest
-from anthropic._middleware import CallNext
-from anthropic._request import APIRequest
 from anthropic._response import APIResponse, AsyncAPIResponse
 from anthropic.types import Message, RawContentBlockDeltaEvent, TextBlock, TextDelta
 
@@ -31,12 +29,27 @@ from byok_client.testing import (
 from ._sdk import http_library, is_installed
 from .conftest import FakeClock
 
+if TYPE_CHECKING:  # the middleware API exists from late 0.x on
+    from anthropic._middleware import CallNext
+    from anthropic._request import APIRequest
+
 http: Any = http_library("anthropic")  # httpx or httpx2, whichever this SDK line uses
 
 MODEL = "claude-haiku-4-5"  # not on the SDK's deprecation list, so no DeprecationWarning
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 FAST = FailoverPolicy(retry_after_cap=0.01)  # keep the SDK's honoured retry-after short in tests
 CREDENTIALS = ("authorization", "x-api-key", "x-goog-api-key", "api-key")
+
+
+def _api_key_header() -> tuple[str, str]:
+    """How the installed anthropic release sends an API key: ``x-api-key: KEY`` (0.x, early 1.x) or
+    ``authorization: Bearer KEY``, as (header, format)."""
+    probe = anthropic.Anthropic(api_key="PROBE", base_url="http://127.0.0.1:9")
+    ((name, value),) = probe._api_key_auth.items()
+    return name.lower(), value.replace("PROBE", "{}")
+
+
+KEY_HEADER, KEY_FORMAT = _api_key_header()
 
 _runs = itertools.count()
 
@@ -144,8 +157,8 @@ def test_key_failure_fails_over_to_next_key(mock: MockProvider, mode: str, failu
     assert mock.labels() == ["k0", "k1"]
     first, second = mock.requests
     assert first.body == second.body  # the same request, re-sent byte for byte
-    assert first.headers["authorization"] == f"Bearer {ks[0].get_secret_value()}"
-    assert second.headers["authorization"] == f"Bearer {ks[1].get_secret_value()}"
+    assert first.headers[KEY_HEADER] == KEY_FORMAT.format(ks[0].get_secret_value())
+    assert second.headers[KEY_HEADER] == KEY_FORMAT.format(ks[1].get_secret_value())
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -220,7 +233,7 @@ def test_retryable_429_is_not_retried_when_no_key_can_serve(mock: MockProvider, 
 
 def test_server_errors_on_every_key_leave_the_sdk_backoff(mock: MockProvider) -> None:
     ks = keys(mock, server_error(), server_error(529))
-    with pytest.raises(anthropic.OverloadedError):
+    with pytest.raises(anthropic._exceptions.OverloadedError):  # (early 0.x exports it only there)
         call("sync", mock, ks, max_retries=1)
     assert mock.labels() == ["k0", "k1", "k0", "k1"]
 
@@ -310,8 +323,8 @@ def test_passthrough_sends_the_sdks_own_key_untouched(mock: MockProvider) -> Non
     assert client.key_pool is None
     assert ask(client) == "served by own"
     (request,) = mock.requests
-    assert request.headers["authorization"] == "Bearer sk-ant-own"
-    assert credential_headers(request.headers) == ["authorization"]
+    assert request.headers[KEY_HEADER] == KEY_FORMAT.format("sk-ant-own")
+    assert credential_headers(request.headers) == [KEY_HEADER]
 
 
 def test_passthrough_sends_the_auth_token_untouched(mock: MockProvider) -> None:
@@ -329,7 +342,7 @@ async def test_async_passthrough_sends_the_sdks_own_key_untouched(mock: MockProv
     async with AsyncAnthropic(api_key="sk-ant-own", base_url=mock.anthropic_base_url) as client:
         assert client.key_pool is None
         assert await aask_stream(client) == "served by own"
-    assert mock.requests[0].headers["authorization"] == "Bearer sk-ant-own"
+    assert mock.requests[0].headers[KEY_HEADER] == KEY_FORMAT.format("sk-ant-own")
 
 
 @pytest.mark.parametrize(("variable", "label"), [("ANTHROPIC_API_KEY", "own"), ("ANTHROPIC_AUTH_TOKEN", "token")])
@@ -341,7 +354,10 @@ def test_passthrough_reads_the_sdks_own_env_variables(
     client = Anthropic(base_url=mock.anthropic_base_url)
     assert client.key_pool is None
     assert ask(client) == f"served by {label}"
-    assert mock.requests[0].headers["authorization"] == "Bearer sk-env-own"
+    if variable == "ANTHROPIC_API_KEY":
+        assert mock.requests[0].headers[KEY_HEADER] == KEY_FORMAT.format("sk-env-own")
+    else:
+        assert mock.requests[0].headers["authorization"] == "Bearer sk-env-own"
 
 
 def test_managed_keys_override_the_sdks_own_key_and_env(mock: MockProvider, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -356,8 +372,10 @@ def test_managed_keys_override_the_sdks_own_key_and_env(mock: MockProvider, monk
     assert ask(sync_client(mock, ks, default_headers={"X-Api-Key": "sk-also-not"})) == "served by k0"
     assert mock.labels() == ["k0"] * 4
     for request in mock.requests:  # never two credential headers on the wire
-        assert credential_headers(request.headers) == ["authorization"]
-        assert request.headers["authorization"] == f"Bearer {ks[0].get_secret_value()}"
+        (header,) = credential_headers(request.headers)
+        # the managed key goes where the SDK put its credential: the api-key header, or the bearer auth_token took
+        expected = KEY_FORMAT if header == KEY_HEADER else "Bearer {}"
+        assert request.headers[header] == expected.format(ks[0].get_secret_value())
 
 
 def test_managed_keys_need_no_sdk_credential() -> None:
@@ -471,6 +489,12 @@ def test_with_options_and_copy_keep_the_pool_and_still_fail_over(mock: MockProvi
     assert [k.label for k in other.key_pool.keys] == ["k1"]
 
 
+needs_middleware = pytest.mark.skipif(
+    not hasattr(anthropic.Anthropic, "with_middleware"), reason="this anthropic release has no middleware API"
+)
+
+
+@needs_middleware
 def test_with_middleware_keeps_the_pool_and_sees_only_the_served_response(mock: MockProvider) -> None:
     ks = keys(mock, rate_limited(retry_after=30), ok())
     client = sync_client(mock, ks, max_retries=0)
@@ -488,9 +512,10 @@ def test_with_middleware_keeps_the_pool_and_sees_only_the_served_response(mock: 
     assert ask(derived) == "served by k1"
     assert seen == [200]  # failover happened below the middleware chain
     assert mock.labels() == ["k0", "k1"]
-    assert all(credential_headers(r.headers) == ["authorization"] for r in mock.requests)
+    assert all(credential_headers(r.headers) == [KEY_HEADER] for r in mock.requests)
 
 
+@needs_middleware
 async def test_async_with_middleware_still_fails_over(mock: MockProvider) -> None:
     ks = keys(mock, server_error(529), ok())
     seen: list[int] = []

@@ -438,7 +438,7 @@ def test_users_http_options_are_kept(mock: MockProvider, as_dict: bool) -> None:
     assert user_options.client_args is not None and "transport" not in user_options.client_args  # not mutated
     assert generate(client) == "served by k1"
     assert run_async(client, agenerate_stream) == "served by k1"
-    path = f"/v1/models/{MODEL}"
+    path = f"/{kept.api_version}/models/{MODEL}"  # v1 on 3.x, v1beta on 2.x
     assert hooked == [f"sync {path}:generateContent", f"async {path}:streamGenerateContent"]  # once per call
     assert [r.headers["x-team"] for r in mock.requests] == ["blue"] * 3
 
@@ -473,7 +473,7 @@ def test_users_httpx_clients_are_kept_and_wrapped(mock: MockProvider) -> None:
 
     assert asyncio.run(run()) == "served by k1"
     own.close()  # likewise
-    assert seen == [f"/v1/models/{MODEL}:generateContent"]
+    assert seen == [f"/{client._api_client._http_options.api_version}/models/{MODEL}:generateContent"]
     assert mock.labels() == ["k0", "k1", "k0", "k1"]
 
 
