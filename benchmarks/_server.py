@@ -32,6 +32,11 @@ def _serve(conn: Connection) -> None:
             elif command == "clear":
                 mock.clear()
                 conn.send(None)
+            elif command == "rate_limit":
+                mock.rate_limit(**args[0])
+                conn.send(None)
+            elif command == "faults":
+                conn.send(mock.fault_counts())
 
 
 class ServerProcess:
@@ -56,6 +61,20 @@ class ServerProcess:
     def clear(self) -> None:
         self._conn.send(("clear",))
         self._conn.recv()
+
+    def rate_limit(self, **limits: Any) -> None:
+        """``MockProvider.rate_limit(**limits)`` in the server process."""
+        self._conn.send(("rate_limit", limits))
+        self._conn.recv()
+
+    def faults(self) -> dict[str, int]:
+        """``MockProvider.fault_counts()``: 429s from its rate limits count under ``rate_limit``."""
+        self._conn.send(("faults",))
+        return dict(self._conn.recv())
+
+    def count(self) -> int:
+        self._conn.send(("count",))
+        return int(self._conn.recv())
 
     def stop(self) -> None:
         self._conn.send(("stop",))
