@@ -33,8 +33,10 @@ unit: $(STAMP) redis-server
 
 test: lint typecheck unit
 
-bench: $(STAMP)
+bench: $(STAMP) redis-server
 	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.state
+	$(BIN)/python -m benchmarks.fleet
 
 # The docs site (mkdocs-material + mkdocstrings), built offline; --strict turns every warning into a failure.
 .PHONY: docs
