@@ -20,6 +20,7 @@ import keyring.errors
 import pytest
 
 from byok_client.testing import MockProvider, invalid_key, ok, quota_exhausted, rate_limited
+from tests.redis_server import RedisServer, redis_server
 
 BYOK = Path(sys.executable).with_name("byok")
 GOOD, LIMITED, QUOTA, UNKNOWN = "sk-cli-good-0001", "sk-cli-limited-0002", "sk-cli-quota-0003", "sk-cli-unknown-0004"
@@ -467,3 +468,27 @@ def test_status_watch_ends_on_ctrl_c(monkeypatch: pytest.MonkeyPatch, capsys: py
     assert (
         capsys.readouterr().err.strip() == "byok: error: cannot read shared state at redis://:***@h:1: ConnectionError"
     )
+
+
+def test_status_reads_the_shared_state_of_a_real_redis(
+    mock: MockProvider, tmp_path: Path, env: dict[str, str], redis_server: RedisServer
+) -> None:
+    from byok_client import OpenAI
+    from byok_client.state import close_shared
+
+    values = [f"sk-cli-status-{i}-{os.getpid()}-secret" for i in range(2)]
+    mock.add_key(values[0], rate_limited(retry_after=300), label="k0")
+    mock.add_key(values[1], ok(), label="k1")
+    client = OpenAI(api_keys=values, base_url=mock.openai_base_url, state=redis_server.url, max_retries=0)
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    close_shared()  # flushes what this process queued
+    assert client.key_pool is not None
+    fingerprint = client.key_pool.status()[0].fingerprint
+    done = byok("status", "--state", redis_server.url, "--json", env=env, cwd=tmp_path)
+    for value in values:
+        assert value not in done.stdout + done.stderr
+    cooling = [r for r in rows(done) if r["fingerprint"] == fingerprint and r["state"] == "cooling"]
+    assert cooling and cooling[0]["model"] == "gpt-4o-mini" and 200 < cooling[0]["cooling_for"] <= 300
+
+
+__all__ = ["redis_server"]  # the fixture, re-exported so pytest finds it here
