@@ -47,13 +47,11 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def fresh_registries() -> Iterator[None]:
-    """Each test starts with no shared key health and no placeholder tokens of earlier tests' clients: isolation
-    does not depend on the garbage collector."""
-    from byok_client._binding import TOKENS
-    from byok_client.core.registry import SCOPES
+    """Each test starts with no process-wide state of earlier tests (shared key health, placeholder tokens, upload
+    sessions, warn-once marks, state backends): isolation does not depend on the garbage collector."""
+    from byok_client._process import reset_process_state
 
-    SCOPES.clear()
-    TOKENS.clear()
+    reset_process_state()
     yield
 
 

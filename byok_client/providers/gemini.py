@@ -106,6 +106,10 @@ class GeminiProvider(Provider):
     def __init__(self, max_sessions: int = 1024) -> None:
         self._sessions: OrderedDict[str, Key] = OrderedDict()
         self._max_sessions = max_sessions
+
+    def forget_sessions(self) -> None:
+        """Forget every pinned upload session (for tests)."""
+        self._sessions.clear()
         self._lock = threading.Lock()
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
