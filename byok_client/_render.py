@@ -111,6 +111,21 @@ def _summary(stats: PoolStats) -> str:
     return _printable(text)
 
 
+def _capacity_line(stats: PoolStats) -> str | None:
+    """Offered against served, waits, rejections and time at exhaustion; None while the pool never ran short."""
+    c = stats.capacity
+    if c is None or not (c.waited or c.rejected or c.exhausted_seconds or c.low):
+        return None
+    text = (
+        f"capacity: offered {c.offered_rate:.1f}/s, served {c.served_rate:.1f}/s; {c.waited} waited "
+        f"(mean {c.mean_wait * 1000:.0f} ms), {c.rejected} rejected, every key spent for "
+        f"{_duration(c.exhausted_seconds)}"
+    )
+    if c.low:
+        text += f"; CAPACITY LOW ({_percent(c.spent_share)} of keys spent)"
+    return text
+
+
 def _row(key: KeyStatus) -> list[str]:
     return [
         _ellipsize(_printable(key.label), _LABEL_MAX),
@@ -150,7 +165,9 @@ def render_text(stats: PoolStats) -> str:
             parts.append(cell.rjust(widths[i]) if i in _RIGHT else cell.ljust(widths[i]))
         return " ".join(parts).rstrip()
 
-    return "\n".join([_ellipsize(summary, _WIDTH), line(HEADERS), *(line(row) for row in rows)])
+    capacity = _capacity_line(stats)
+    tail = [_ellipsize(capacity, _WIDTH)] if capacity else []
+    return "\n".join([_ellipsize(summary, _WIDTH), line(HEADERS), *(line(row) for row in rows), *tail])
 
 
 _STYLE = (
@@ -194,7 +211,7 @@ def render_html(stats: PoolStats) -> str:
         f"<caption>{html.escape(summary)}</caption>"
         f"<thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(body)}</tbody>"
-        "</table>"
+        "</table>" + (f"<p>{html.escape(capacity)}</p>" if (capacity := _capacity_line(stats)) else "")
     )
 
 
@@ -209,8 +226,16 @@ def render_rich(stats: PoolStats) -> Any:
 
     summary, rows = _table(stats)
     # Text objects, not str: a label like "[bold]" must not be read as rich markup.
+    capacity = _capacity_line(stats)
     table = Table(
-        title=Text(summary), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 0)
+        title=Text(summary),
+        caption=Text(capacity) if capacity else None,
+        caption_justify="left",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 0),
     )
     for i, header in enumerate(HEADERS):
         width = max([len(header), *(len(row[i]) for row in rows)])

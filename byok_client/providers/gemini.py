@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import urllib.parse
@@ -107,6 +108,9 @@ class GeminiProvider(Provider):
         self._sessions: OrderedDict[str, Key] = OrderedDict()
         self._max_sessions = max_sessions
         self._lock = threading.Lock()
+
+    def rejection(self, message: str) -> bytes:
+        return json.dumps({"error": {"code": 429, "message": message, "status": "RESOURCE_EXHAUSTED"}}).encode()
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
         """Gemini's error classes (see ``Provider.classify``; never raises). A 429 is per model when its quota
