@@ -116,14 +116,11 @@ def _capacity_line(stats: PoolStats) -> str | None:
     c = stats.capacity
     if c is None or not (c.waited or c.rejected or c.exhausted_seconds or c.low):
         return None
-    text = (
-        f"capacity: offered {c.offered_rate:.1f}/s, served {c.served_rate:.1f}/s; {c.waited} waited "
-        f"(mean {c.mean_wait * 1000:.0f} ms), {c.rejected} rejected, every key spent for "
-        f"{_duration(c.exhausted_seconds)}"
+    low = f" LOW ({_percent(c.spent_share)} of keys spent)" if c.low else ""
+    return (
+        f"capacity{low}: offered {c.offered_rate:.1f}/s, served {c.served_rate:.1f}/s; {c.waited} waited "
+        f"(mean {c.mean_wait * 1000:.0f} ms), {c.rejected} rejected; all spent {_duration(c.exhausted_seconds)}"
     )
-    if c.low:
-        text += f"; CAPACITY LOW ({_percent(c.spent_share)} of keys spent)"
-    return text
 
 
 def _row(key: KeyStatus) -> list[str]:

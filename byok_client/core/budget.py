@@ -7,13 +7,14 @@ tokens: as many as the request is estimated to cost), not when the bucket is ful
 
 **Learning a bucket from a reading.** A response says, per limit, what remains (``R``) and the seconds until the
 bucket is *full* again (``T``: OpenAI's ``x-ratelimit-reset-*``, Anthropic's ``*-reset`` moment). With the limit
-``L`` (``x-ratelimit-limit-*``, ``anthropic-ratelimit-*-limit``) the refill rate is ``(L - R) / T``. When the
-response names no limit, ``L`` is estimated as the largest remaining count seen plus one (a key's first response
-after a quiet spell shows ``L - 1``), and no bucket is kept: a reading of 0 remaining cools the key for
-``T / L`` (an estimate that is too low only makes the wait longer, never shorter), after which the level is
-unknown again. Reset times are rounded up by the providers (OpenAI to the millisecond,
-Anthropic to the second), which can only understate the rate: the estimate keeps the highest rate of recent
-readings, decaying by 10 % a reading so a lowered limit is followed.
+``L`` (``x-ratelimit-limit-*``, ``anthropic-ratelimit-*-limit``) the refill rate is ``(L - R) / T``; since ``R``
+is rounded down, the estimate uses the lower bound ``(L - R - 1) / T`` and keeps the highest bound of recent
+readings (decaying by 0.1 % a reading, so a lowered limit is followed), which approaches the true rate from
+below. When the response names no limit, ``L`` is estimated as the largest remaining count seen plus one (a
+key's first response after a quiet spell shows ``L - 1``), and no bucket is kept: a reading of 0 remaining cools
+the key for ``T / (L - 1)`` (an estimate of ``L`` that is too low only makes the wait longer, never shorter),
+after which the level is unknown again. Reset times are rounded up by the providers (OpenAI to the millisecond,
+Anthropic to the second), which can only understate the rate.
 
 **The mirror.** Between readings the pool keeps the bucket itself: each request it sends takes its cost, time
 refills it. A reading resynchronises the level, clamped between ``R`` (what the provider counted) and ``R`` minus
@@ -61,7 +62,7 @@ DEFAULT_OUTPUT_TOKENS = 256
 
 _OUTPUT = re.compile(rb'"(?:max_tokens|max_completion_tokens|max_output_tokens|maxOutputTokens)"\s*:\s*([0-9]{1,9})')
 _SCAN_LIMIT = 1 << 16  # the output allowance sits near the top of the body; never scan megabytes for it
-_RATE_DECAY = 0.9
+_RATE_DECAY = 0.999  # per reading: a lowered limit is followed within a few hundred readings
 
 
 def estimate_tokens(body: bytes) -> int:
@@ -252,24 +253,28 @@ class Budgets:
                 peaks[slot] = peak
             known = cap is not None and cap >= remaining
             limit = float(cap) if cap is not None and known else float(peak + 1)
-            rate = (limit - remaining) / reset if reset is not None and reset > 0 and limit > remaining else 0.0
             if not known:
                 # Without the limit's size no bucket is kept (its level after the next unit is unknown): a dry one
-                # only cools the key until its next unit, at the rate (peak + 1) / reset, a lower bound.
+                # only cools the key until its next unit, at most reset / (limit - 1) away.
                 if remaining == 0 and reset:
-                    wait = max(wait, reset / limit)
+                    wait = max(wait, reset / max(limit - 1.0, 1.0))
                 continue
+            # The remaining count is rounded down, so the true deficit lies in (L - R - 1, L - R]: the lower
+            # bound gives a rate that is never too high; the highest bound of recent readings comes closest.
+            bound = (limit - remaining - 1) / reset if reset is not None and reset > 0 else 0.0
             if bucket is None:
-                if not reset:
-                    continue  # a full bucket says nothing of its refill rate yet
-                if rate <= 0:
-                    rate = limit / reset
-                bucket = self._learned[slot] = Bucket(limit, rate, float(remaining), now)
+                if bound <= 0:
+                    if remaining == 0 and reset:
+                        wait = max(wait, reset)  # a limit of 1: the next unit is the full bucket
+                    continue  # a nearly full bucket says nothing of its refill rate yet
+                bucket = self._learned[slot] = Bucket(limit, bound, float(remaining), now)
                 self.active = True
             else:
-                bucket.capacity = limit
-                if rate > 0:
-                    bucket.rate = max(rate, bucket.rate * _RATE_DECAY)
+                if limit != bucket.capacity:
+                    bucket.capacity = limit
+                    bucket.rate = bound if bound > 0 else bucket.rate
+                elif bound > 0:
+                    bucket.rate = max(bound, bucket.rate * _RATE_DECAY)
                 bucket.refill(now)
             unit = 1.0 if kind == "requests" else float(DEFAULT_OUTPUT_TOKENS)
             high = remaining - bucket.reserved
