@@ -35,6 +35,7 @@ test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.goodput
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -62,9 +62,14 @@ def fresh_keys(server: ServerProcess) -> list[str]:
     run = uuid.uuid4().hex[:8]
     values = [f"sk-goodput-{run}-{i}" for i in range(KEYS)]
     server.add([(v, f"k{i}", "ok", {}) for i, v in enumerate(values)])
+    return values
 
-    # Drain each bucket with raw requests, so every run starts at the sustained rate, not the burst allowance.
-    def drain(value: str) -> None:
+
+def drain(server: ServerProcess, values: list[str]) -> None:
+    """Empty each key's bucket with raw requests just before the arrivals start, so a run measures the sustained
+    rate, not the burst allowance of full buckets."""
+
+    def one(value: str) -> None:
         raw = openai.OpenAI(api_key=value, base_url=server.url + "/v1", max_retries=0)
         for _ in range(PER_KEY):
             try:
@@ -74,12 +79,14 @@ def fresh_keys(server: ServerProcess) -> list[str]:
         raw.close()
 
     with ThreadPoolExecutor(KEYS) as pool:
-        list(pool.map(drain, values))
+        list(pool.map(one, values))
     server.clear()
-    return values
 
 
-def run_threads(url: str, pool: KeyPool, retries: int, rate: float) -> tuple[list[Outcome], float]:
+def run_threads(
+    server: ServerProcess, values: list[str], pool: KeyPool, retries: int, rate: float
+) -> tuple[list[Outcome], float]:
+    url = server.url
     client = byok_client.OpenAI(base_url=url + "/v1", key_pool=pool, max_retries=retries)
     n = int(rate * DURATION)
     outcomes: list[Outcome] = []
@@ -95,6 +102,7 @@ def run_threads(url: str, pool: KeyPool, retries: int, rate: float) -> tuple[lis
             outcomes.append(outcome)
 
     with ThreadPoolExecutor(max_workers=min(n, 600)) as executor:
+        drain(server, values)
         start = time.perf_counter()
         for i in range(n):
             due = start + i / rate
@@ -107,7 +115,11 @@ def run_threads(url: str, pool: KeyPool, retries: int, rate: float) -> tuple[lis
     return outcomes, elapsed
 
 
-def run_tasks(url: str, pool: KeyPool, retries: int, rate: float) -> tuple[list[Outcome], float]:
+def run_tasks(
+    server: ServerProcess, values: list[str], pool: KeyPool, retries: int, rate: float
+) -> tuple[list[Outcome], float]:
+    url = server.url
+
     async def main() -> tuple[list[Outcome], float]:
         client = byok_client.AsyncOpenAI(base_url=url + "/v1", key_pool=pool, max_retries=retries)
         n = int(rate * DURATION)
@@ -120,6 +132,7 @@ def run_tasks(url: str, pool: KeyPool, retries: int, rate: float) -> tuple[list[
                 return _failure(err, time.perf_counter() - due)
 
         tasks = []
+        await asyncio.to_thread(drain, server, values)
         start = time.perf_counter()
         for i in range(n):
             due = start + i / rate
@@ -155,7 +168,7 @@ def measure(
     values = fresh_keys(server)
     pool = KeyPool(values, strategy=strategy, on_exhausted=on_exhausted, max_wait=MAX_WAIT)  # type: ignore[arg-type]
     run = run_threads if runner == "threads" else run_tasks
-    outcomes, elapsed = run(server.url, pool, retries, load * CAPACITY)
+    outcomes, elapsed = run(server, values, pool, retries, load * CAPACITY)
     served = server.outcomes()
     successes = sum(o.ok for o in outcomes)
     limited = sum(v[1] for v in served.values())

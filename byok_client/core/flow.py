@@ -167,7 +167,8 @@ def attempts(
             if step is None:
                 break
             if isinstance(step, Reject):
-                log.warning("%s %s: no key has budget for %.3f s: rejected client-side", name, path(), step.retry_after)
+                # per request: DEBUG (the episode is what PoolCapacityLow reports at WARNING)
+                log.debug("%s %s: no key has budget for %.3f s: rejected client-side", name, path(), step.retry_after)
                 return step
             reserved, seconds = step
             if seconds < 0:
