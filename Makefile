@@ -37,6 +37,7 @@ bench: $(STAMP) redis-server
 	$(BIN)/python -m benchmarks
 	$(BIN)/python -m benchmarks.state
 	$(BIN)/python -m benchmarks.fleet
+	$(BIN)/python -m benchmarks.goodput
 
 # The docs site (mkdocs-material + mkdocstrings), built offline; --strict turns every warning into a failure.
 .PHONY: docs

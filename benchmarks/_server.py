@@ -33,8 +33,14 @@ def _serve(conn: Connection) -> None:
                 mock.clear()
                 conn.send(None)
             elif command == "rate_limit":
+                mock.clear_rate_limits()
                 mock.rate_limit(**args[0])
                 conn.send(None)
+            elif command == "outcomes":  # label -> [answered, rate-limited by a bucket]
+                counts: dict[str, list[int]] = {}
+                for r in mock.requests:
+                    counts.setdefault(r.label or "", [0, 0])[1 if r.fault == "rate_limit" else 0] += 1
+                conn.send(counts)
             elif command == "faults":
                 conn.send(mock.fault_counts())
 
@@ -63,9 +69,14 @@ class ServerProcess:
         self._conn.recv()
 
     def rate_limit(self, **limits: Any) -> None:
-        """``MockProvider.rate_limit(**limits)`` in the server process."""
+        """Replace the server's rate limits (``MockProvider.rate_limit`` keyword arguments)."""
         self._conn.send(("rate_limit", limits))
         self._conn.recv()
+
+    def outcomes(self) -> dict[str, list[int]]:
+        """Per key label: [requests answered, requests refused by a rate-limit bucket with a 429]."""
+        self._conn.send(("outcomes",))
+        return dict(self._conn.recv())
 
     def faults(self) -> dict[str, int]:
         """``MockProvider.fault_counts()``: 429s from its rate limits count under ``rate_limit``."""

@@ -31,11 +31,13 @@ if TYPE_CHECKING:
         KeyRateLimited,
         KeyRecovered,
         KeysReloaded,
+        PoolCapacityLow,
+        PoolCapacityRestored,
         PoolEvent,
         PoolExhausted,
     )
     from .settings import Settings
-    from .stats import ErrorRates, KeyStatus, PoolStats
+    from .stats import CapacityStats, ErrorRates, KeyStatus, PoolStats
     from .transports.pool import AsyncKeyPoolTransport, KeyPoolTransport, async_http_client, http_client
 
 __version__ = "0.1.0"
@@ -64,6 +66,7 @@ __all__ = [
     "AttemptCompleted",
     "ByokConfigError",
     "ByokError",
+    "CapacityStats",
     "ErrorRates",
     "FailedOver",
     "FailoverPolicy",
@@ -82,6 +85,8 @@ __all__ = [
     "MissingDependencyError",
     "NoUsableKeyError",
     "OpenAI",
+    "PoolCapacityLow",
+    "PoolCapacityRestored",
     "PoolEvent",
     "PoolExhausted",
     "PoolStats",
@@ -107,9 +112,11 @@ _LAZY: dict[str, tuple[str, str, str]] = {
 # Cheap on first use, not at import: the event, snapshot and strategy types.
 _LAZY.update({name: ("byok_client.events", "", "") for name in (
     "AttemptCompleted", "FailedOver", "KeyDisabled", "KeyQuotaExhausted", "KeyRateLimited", "KeyRecovered",
-    "KeysReloaded", "PoolEvent", "PoolExhausted",
+    "KeysReloaded", "PoolCapacityLow", "PoolCapacityRestored", "PoolEvent", "PoolExhausted",
 )})  # fmt: skip
-_LAZY.update({name: ("byok_client.stats", "", "") for name in ("ErrorRates", "KeyStatus", "PoolStats")})
+_LAZY.update(
+    {name: ("byok_client.stats", "", "") for name in ("CapacityStats", "ErrorRates", "KeyStatus", "PoolStats")}
+)
 _LAZY.update({name: ("byok_client.core.selection", "", "") for name in ("ALL", "KeyView")})
 # No HTTP library is imported here: the transports import the one they are built on, when built.
 _LAZY.update({name: ("byok_client.transports.pool", "", "") for name in (

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from ._binding import Origin
 from ._errors import ByokConfigError
+from .core.budget import ON_EXHAUSTED, OnExhausted
 from .core.health import Health
 from .core.keys import Key, coerce_keys
 from .core.policy import FailoverPolicy
@@ -19,7 +21,7 @@ from .events import EventCallback, PoolEvent  # plain dataclasses: annotations r
 from .logging import register_keys
 from .sources.base import KeySource
 from .sources.watch import SourceWatcher
-from .stats import KeyStatus, PoolStats
+from .stats import CapacityStats, KeyStatus, PoolStats
 
 __all__ = ["KeyPool", "Limits"]
 
@@ -49,6 +51,14 @@ class KeyPool(PoolState):
     regional endpoint, a proxy); otherwise keys go only to the base URL a client was built with. ``state`` shares
     key health with other processes: a ``redis://`` / ``rediss://`` URL or a ``StateBackend`` (extra ``redis``);
     it needs a ``scope`` (clients give one).
+    ``on_exhausted`` says what a request does when every key is spent (cooling, or out of the budget learned
+    from the provider's rate-limit headers or set by ``Key(rpm=, tpm=, rpd=)``): ``"wait"`` (default) waits for
+    the first unit of budget, up to ``max_wait`` seconds, in arrival order (async waits never block the loop);
+    ``"fail"`` answers at once, without a round trip, with a client-side 429 the SDK raises as its own
+    ``RateLimitError`` (header ``x-byok-decided: client``, and a ``retry-after-ms`` its retry loop honours);
+    ``"send"`` sends to the key ready soonest, as before 0.x. A wait past ``max_wait`` takes the ``fail`` path.
+    ``capacity_threshold``/``capacity_window``: ``PoolCapacityLow`` fires (once, logged at WARNING) when more than
+    that share of keys has been spent for longer than that many seconds, ``PoolCapacityRestored`` when it ends.
 
     ``on_event`` receives typed events (``byok_client.events``). ``clock`` is a monotonic seconds clock
     (injectable for tests). ``scope`` is set by the clients so that pools of the same provider and base URL share
@@ -72,6 +82,10 @@ class KeyPool(PoolState):
         cooldown_scope: CooldownScope = "model",
         allowed_origins: Iterable[str] | None = None,
         state: Any = None,
+        on_exhausted: OnExhausted = "wait",
+        max_wait: float = 10.0,
+        capacity_threshold: float = 0.75,
+        capacity_window: float = 10.0,
         _loaded: list[Key] | None = None,
     ) -> None:
         if isinstance(keys, str | Key):
@@ -89,6 +103,7 @@ class KeyPool(PoolState):
 
             backend = shared_state(state)
         super().__init__(strategy, policy, clock, scope, cooldown_scope, state=backend)
+        self._set_capacity(on_exhausted, max_wait, capacity_threshold, capacity_window)
         self._listeners: list[EventCallback] = []
         if on_event is not None:
             for callback in [on_event] if callable(on_event) else on_event:
@@ -117,6 +132,10 @@ class KeyPool(PoolState):
         cooldown_scope: CooldownScope = "model",
         allowed_origins: Iterable[str] | None = None,
         state: Any = None,
+        on_exhausted: OnExhausted = "wait",
+        max_wait: float = 10.0,
+        capacity_threshold: float = 0.75,
+        capacity_window: float = 10.0,
     ) -> KeyPool:
         """A pool of ``sources`` built inside an event loop: async sources are awaited, files read off the loop."""
         loaded = [key for source in sources for key in await source.aload()]
@@ -132,6 +151,10 @@ class KeyPool(PoolState):
                 cooldown_scope=cooldown_scope,
                 allowed_origins=allowed_origins,
                 state=state,
+                on_exhausted=on_exhausted,
+                max_wait=max_wait,
+                capacity_threshold=capacity_threshold,
+                capacity_window=capacity_window,
                 _loaded=loaded,
             )
         )
@@ -146,6 +169,16 @@ class KeyPool(PoolState):
     def state(self) -> Any:
         """The backend that shares this pool's key health with other processes (None: this process only)."""
         return self._shared.backend
+
+    @property
+    def on_exhausted(self) -> OnExhausted:
+        """What a request does when every key is spent: ``"wait"``, ``"fail"`` or ``"send"``."""
+        return self._on_exhausted  # type: ignore[return-value]
+
+    @property
+    def max_wait(self) -> float:
+        """The longest a request waits for budget (``on_exhausted="wait"``) before the fail path."""
+        return self._max_wait
 
     @property
     def sources(self) -> tuple[KeySource, ...]:
@@ -180,7 +213,7 @@ class KeyPool(PoolState):
         """A typed snapshot of the pool that renders as a table (notebook, rich, or ``str()``)."""
         from .stats import PoolStats
 
-        return PoolStats(tuple(self.status()), self.strategy, self._scope)
+        return PoolStats(tuple(self.status()), self.strategy, self._scope, self._capacity_stats())
 
     def status_of(self, key: str | Key) -> KeyStatus:
         """The health of one key, found by label or by ``Key``. Raises ``KeyError`` if it is not in the pool."""
@@ -232,6 +265,42 @@ class KeyPool(PoolState):
             watcher.end()
 
     # -- internals -------------------------------------------------------------------------------------------
+    def _set_capacity(self, on_exhausted: object, max_wait: object, threshold: object, window: object) -> None:
+        if on_exhausted not in ON_EXHAUSTED:
+            raise ByokConfigError(f"on_exhausted must be 'wait', 'fail' or 'send', not {on_exhausted!r}")
+        for name, value in (("max_wait", max_wait), ("capacity_window", window)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+                raise ByokConfigError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold < 1:
+            raise ByokConfigError(f"capacity_threshold must be a share in [0, 1), got {threshold!r}")
+        self._on_exhausted = str(on_exhausted)
+        self._max_wait = float(max_wait)  # type: ignore[arg-type]
+        self._capacity.threshold = float(threshold)
+        self._capacity.window = float(window)  # type: ignore[arg-type]
+
+    def _capacity_stats(self) -> CapacityStats:
+        from .stats import CapacityStats
+
+        now = self._clock()
+        with self._lock:
+            monitor = self._capacity
+            offered, served = monitor.rates(now)
+            return CapacityStats(
+                on_exhausted=self.on_exhausted,
+                max_wait=self._max_wait,
+                offered=monitor.offered,
+                served=monitor.served,
+                offered_rate=offered,
+                served_rate=served,
+                waited=monitor.waited,
+                wait_seconds=monitor.wait_seconds,
+                rejected=monitor.rejected,
+                exhausted_seconds=monitor.exhausted_seconds,
+                spent_share=monitor.share,
+                low=monitor.low,
+                low_for=now - monitor.low_since if monitor.low_since is not None else None,
+            )
+
     def _apply(self, loaded: list[Key], enable: bool = False) -> None:
         """Install ``loaded``; ``enable`` re-enables disabled keys that stay (an explicit reload). An automatic
         refresh keeps them disabled: the same value was revoked a minute ago, and still is."""

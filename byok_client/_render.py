@@ -112,6 +112,18 @@ def _summary(stats: PoolStats) -> str:
     return _printable(text)
 
 
+def _capacity_line(stats: PoolStats) -> str | None:
+    """Offered against served, waits, rejections and time at exhaustion; None while the pool never ran short."""
+    c = stats.capacity
+    if c is None or not (c.waited or c.rejected or c.exhausted_seconds or c.low):
+        return None
+    low = f" LOW ({_percent(c.spent_share)} of keys spent)" if c.low else ""
+    return (
+        f"capacity{low}: offered {c.offered_rate:.1f}/s, served {c.served_rate:.1f}/s; {c.waited} waited "
+        f"(mean {c.mean_wait * 1000:.0f} ms), {c.rejected} rejected; all spent {_duration(c.exhausted_seconds)}"
+    )
+
+
 def _row(key: KeyStatus) -> list[str]:
     return [
         _printable(key.label),
@@ -156,7 +168,9 @@ def render_text(stats: PoolStats) -> str:
         return out
 
     body = [text for row in rows for text in lines(row)]
-    return "\n".join([*_wrap(summary, _WIDTH), *lines(HEADERS), *body])
+    capacity = _capacity_line(stats)
+    tail = _wrap(capacity, _WIDTH) if capacity else []
+    return "\n".join([*_wrap(summary, _WIDTH), *lines(HEADERS), *body, *tail])
 
 
 _STYLE = (
@@ -195,7 +209,7 @@ def render_html(stats: PoolStats) -> str:
         f"<caption>{html.escape(summary)}</caption>"
         f"<thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(body)}</tbody>"
-        "</table>"
+        "</table>" + (f"<p>{html.escape(capacity)}</p>" if (capacity := _capacity_line(stats)) else "")
     )
 
 
@@ -210,8 +224,16 @@ def render_rich(stats: PoolStats) -> Any:
 
     summary, rows = _table(stats)
     # Text objects, not str: a label like "[bold]" must not be read as rich markup.
+    capacity = _capacity_line(stats)
     table = Table(
-        title=Text(summary), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 0)
+        title=Text(summary),
+        caption=Text(capacity) if capacity else None,
+        caption_justify="left",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 0),
     )
     for i, header in enumerate(HEADERS):
         width = max([len(header), *(len(row[i]) for row in rows)])

@@ -823,7 +823,7 @@ class ConfigSource(KeySource):
 
     def _key(self, ref: KeyRef, value: str, label: str) -> Key:
         try:
-            return Key(value, label)
+            return Key(value, label, rpm=_whole(ref.rpm), tpm=_whole(ref.tpm), rpd=_whole(ref.rpd))
         except ByokConfigError as exc:  # "contains whitespace": say where the value came from
             raise ByokConfigError(f"{self._at(ref)}: {exc}") from None
 
@@ -832,3 +832,8 @@ class ConfigSource(KeySource):
         for store in self._stores:
             files.extend(store.watched_files())
         return tuple(dict.fromkeys(files))
+
+
+def _whole(limit: float | None) -> int | None:
+    """A key's ``rpm``/``tpm``/``rpd`` from the file (a positive number) as the whole units ``Key`` takes."""
+    return None if limit is None else max(1, int(limit))

@@ -21,6 +21,8 @@ __all__ = [
     "KeyRateLimited",
     "KeyRecovered",
     "KeysReloaded",
+    "PoolCapacityLow",
+    "PoolCapacityRestored",
     "PoolEvent",
     "PoolExhausted",
 ]
@@ -82,6 +84,26 @@ class PoolExhausted(PoolEvent):
     path: str = ""
     attempts: tuple[Attempt, ...] = ()
     retry_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PoolCapacityLow(PoolEvent):
+    """More than ``threshold`` of the pool's keys (``share`` now) have been cooling, at their budget or disabled
+    for longer than ``window`` seconds: time to add capacity. Once per episode; logged at WARNING."""
+
+    share: float = 0.0
+    threshold: float = 0.0
+    window: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PoolCapacityRestored(PoolEvent):
+    """The episode of ``PoolCapacityLow`` is over: the share of spent keys (``share``) is back under
+    ``threshold``."""
+
+    share: float = 0.0
+    threshold: float = 0.0
+    window: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

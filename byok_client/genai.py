@@ -21,6 +21,7 @@ from .clients._common import (
     ConfigPath,
     CooldownScope,
     EventCallback,
+    OnExhausted,
     PoolOptions,
     Settings,
     listeners,
@@ -107,10 +108,12 @@ class Client(ByokClientMixin, _genai.Client):
         cooldown_scope: CooldownScope | None = None,
         allowed_origins: Iterable[str] | None = None,
         state: Any = None,
+        on_exhausted: OnExhausted | None = None,
+        max_wait: float | None = None,
         **kwargs: Any,
     ) -> None:
         self._byok_provider = _PROVIDER
-        options = PoolOptions(cooldown_scope, allowed_origins, state)
+        options = PoolOptions(cooldown_scope, allowed_origins, state, on_exhausted, max_wait)
         self._byok_binding = None
         self._byok_listeners = listeners(on_event)
         explicit = api_keys is not None or key_pool is not None

@@ -15,6 +15,8 @@ from .events import (
     KeyQuotaExhausted,
     KeyRateLimited,
     KeyRecovered,
+    PoolCapacityLow,
+    PoolCapacityRestored,
     PoolEvent,
     PoolExhausted,
 )
@@ -42,6 +44,8 @@ class OpenTelemetryEvents:
       and ``byok.outcome``;
     - counter ``byok.key_transitions``: one per ``KeyRateLimited``/``KeyQuotaExhausted``/``KeyDisabled``/
       ``KeyRecovered``, with ``byok.event`` (the class name), ``byok.provider`` and ``byok.key``;
+    - counter ``byok.capacity_alerts``: one per ``PoolCapacityLow``/``PoolCapacityRestored``, with ``byok.event``
+      and ``byok.provider``; up-down counter ``byok.capacity_low``: 1 while a low-capacity episode lasts;
     - span events ``byok.failover`` (``FailedOver``) and ``byok.pool_exhausted`` (``PoolExhausted``) on the current
       span.
 
@@ -68,6 +72,12 @@ class OpenTelemetryEvents:
         self._transitions = meter.create_counter(
             "byok.key_transitions", unit="1", description="Key state transitions, by event, provider and key"
         )
+        self._capacity_alerts = meter.create_counter(
+            "byok.capacity_alerts", unit="1", description="Pool capacity low / restored episodes, by provider"
+        )
+        self._capacity_low = meter.create_up_down_counter(
+            "byok.capacity_low", unit="1", description="Pools in a low-capacity episode, by provider"
+        )
 
     def __call__(self, event: PoolEvent) -> None:
         """Record ``event``; never raises."""
@@ -87,6 +97,10 @@ class OpenTelemetryEvents:
                 1,
                 {"byok.event": type(event).__name__, "byok.provider": event.provider, "byok.key": event.key_label},
             )
+        elif isinstance(event, PoolCapacityLow | PoolCapacityRestored):
+            attrs: dict[str, AttributeValue] = {"byok.event": type(event).__name__, "byok.provider": event.provider}
+            self._capacity_alerts.add(1, attrs)
+            self._capacity_low.add(1 if isinstance(event, PoolCapacityLow) else -1, {"byok.provider": event.provider})
         elif isinstance(event, FailedOver):
             self._span_event("byok.failover", self._failover_attributes(event))
         elif isinstance(event, PoolExhausted):

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from .core.policy import Failure
 
-__all__ = ["ErrorRates", "KeyStateName", "KeyStatus", "PoolStats"]
+__all__ = ["CapacityStats", "ErrorRates", "KeyStateName", "KeyStatus", "PoolStats"]
 
 KeyStateName = Literal["ready", "cooling", "disabled"]
 
@@ -56,13 +56,50 @@ class KeyStatus:
     """Models this key cools for while it serves others: model -> (seconds left, failure class)."""
 
 
+@dataclass(frozen=True, slots=True)
+class CapacityStats:
+    """What the pool was asked for and what it delivered (counts since it was built; rates over the last ten
+    seconds), how requests waited for budget or were rejected, and the capacity alert's state."""
+
+    on_exhausted: str = "wait"
+    max_wait: float = 0.0
+    offered: int = 0
+    """Requests that asked the pool for a key."""
+    served: int = 0
+    """Attempts that succeeded."""
+    offered_rate: float = 0.0
+    """Requests a second offered, over the last ten seconds."""
+    served_rate: float = 0.0
+    waited: int = 0
+    """Requests that waited for a unit of budget (``on_exhausted="wait"``)."""
+    wait_seconds: float = 0.0
+    """Their total wait, in seconds."""
+    rejected: int = 0
+    """Requests answered with a client-side 429 (``fail``, or a wait past ``max_wait``)."""
+    exhausted_seconds: float = 0.0
+    """Seconds during which every key was spent (cooling, at budget or disabled)."""
+    spent_share: float = 0.0
+    """The share of keys spent at the last look."""
+    low: bool = False
+    """Whether a ``PoolCapacityLow`` episode is going on."""
+    low_for: float | None = None
+    """Seconds since the share of spent keys went over the threshold, during an episode."""
+
+    @property
+    def mean_wait(self) -> float:
+        """The mean wait of the requests that waited (0 when none did)."""
+        return self.wait_seconds / self.waited if self.waited else 0.0
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class PoolStats:
-    """A typed snapshot of a whole pool: per-key records in pool order, the selection strategy and the scope."""
+    """A typed snapshot of a whole pool: per-key records in pool order, the selection strategy and the scope,
+    and (``capacity``) offered against served requests, waits, rejections and time at exhaustion."""
 
     keys: tuple[KeyStatus, ...]
     strategy: str = "ordered"
     scope: str | None = None
+    capacity: CapacityStats | None = None
 
     def __str__(self) -> str:
         from ._render import render_text

@@ -23,11 +23,15 @@ class Drive:
         self.done: Done | None = None
 
     def first(self) -> Key:
-        return next(self.flow)
+        step = next(self.flow)
+        assert isinstance(step, Key), step
+        return step
 
     def failed(self, observation: Observation) -> Key | GiveUp:
         try:
-            return self.flow.send(observation)
+            step = self.flow.send(observation)
+            assert isinstance(step, Key), step
+            return step
         except StopIteration as stop:
             assert isinstance(stop.value, GiveUp), stop.value
             return stop.value

@@ -24,8 +24,9 @@ SERVER = Observation(500, {}, b'{"error": {"type": "server_error"}}')
 BAD = Observation(400, {}, b'{"error": {"type": "invalid_request_error", "code": null}}')
 
 
-def pool_of(n: int, clock: FakeClock, **policy: Any) -> KeyPool:
-    return KeyPool([Key(f"sk-{i}", f"k{i}") for i in range(n)], clock=clock, policy=FailoverPolicy(**policy))
+def pool_of(n: int, clock: FakeClock, on_exhausted: Any = "wait", **policy: Any) -> KeyPool:
+    keys = [Key(f"sk-{i}", f"k{i}") for i in range(n)]
+    return KeyPool(keys, clock=clock, policy=FailoverPolicy(**policy), on_exhausted=on_exhausted)
 
 
 def labels_until_done(pool: KeyPool, outcomes: list[Observation]) -> tuple[list[str], GiveUp | None]:
@@ -81,7 +82,7 @@ def test_quota_cools_long_and_invalid_key_is_disabled_until_reload(clock: FakeCl
 
 
 def test_disabled_key_is_never_used_again(clock: FakeClock) -> None:
-    pool = pool_of(2, clock)
+    pool = pool_of(2, clock, on_exhausted="send")  # the rate-limited k1 is sent to while it cools
     labels_until_done(pool, [INVALID])
     seen = [label for _ in range(20) for label in labels_until_done(pool, [RATE_LIMITED])[0]]
     assert "k0" not in seen
@@ -107,12 +108,12 @@ def test_bad_request_is_returned_at_once_and_blames_no_key(clock: FakeClock) -> 
 
 
 def test_all_rate_limited_gives_sdk_retry_after_until_first_key_is_back(clock: FakeClock) -> None:
-    pool = pool_of(2, clock)
+    pool = pool_of(2, clock, on_exhausted="send")
     tried, give_up = labels_until_done(pool, [RATE_LIMITED, Observation(429, {"retry-after": "12"}, b"")])
     assert tried == ["k0", "k1"]
     assert give_up is not None
     assert give_up.headers == {"retry-after-ms": "12000", "x-should-retry": "true"}
-    # every key cooling: the next request still makes a real request, to the key that is back first
+    # every key cooling, on_exhausted="send": the next request still makes a real request, to the key back first
     clock.advance(1)
     assert labels_until_done(pool, [])[0] == ["k1"]
 

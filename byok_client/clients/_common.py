@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from .._binding import EXTENSION, Binding, Origin, origin_of
 from .._errors import ByokConfigError, NoUsableKeyError
 from .._pool import KeyPool
+from ..core.budget import OnExhausted
 from ..core.keys import Key
 from ..core.policy import FailoverPolicy
 from ..core.pool import CooldownScope
@@ -22,6 +23,7 @@ from ..sources.env import EnvSource
 __all__ = [
     "ByokClientMixin",
     "CooldownScope",
+    "OnExhausted",
     "PoolOptions",
     "EventCallback",
     "Settings",
@@ -44,7 +46,17 @@ ConfigPath = str | os.PathLike[str]
 class PoolPlan:
     """How to build a client's pool once its base URL is known."""
 
-    __slots__ = ("allowed_origins", "cooldown_scope", "keys", "policy", "sources", "state", "strategy")
+    __slots__ = (
+        "allowed_origins",
+        "cooldown_scope",
+        "keys",
+        "max_wait",
+        "on_exhausted",
+        "policy",
+        "sources",
+        "state",
+        "strategy",
+    )
 
     def __init__(
         self,
@@ -62,15 +74,19 @@ class PoolPlan:
         self.cooldown_scope = chosen.cooldown_scope
         self.allowed_origins = chosen.allowed_origins
         self.state = chosen.state
+        self.on_exhausted = chosen.on_exhausted
+        self.max_wait = chosen.max_wait
 
 
 class PoolOptions(NamedTuple):
-    """A client's pool options (``cooldown_scope=``, ``allowed_origins=``, ``state=``), each None when not given:
-    then settings, then the config file decide."""
+    """A client's pool options (``cooldown_scope=``, ``allowed_origins=``, ``state=``, ``on_exhausted=``,
+    ``max_wait=``), each None when not given: then settings, then the config file decide."""
 
     cooldown_scope: Any = None
     allowed_origins: Any = None
     state: Any = None
+    on_exhausted: Any = None
+    max_wait: Any = None
 
     def given(self) -> bool:
         return any(value is not None for value in self)
@@ -81,6 +97,8 @@ class PoolOptions(NamedTuple):
             self.cooldown_scope if self.cooldown_scope is not None else cooldown_scope,
             self.allowed_origins if self.allowed_origins is not None else allowed_origins,
             self.state if self.state is not None else state,
+            self.on_exhausted,
+            self.max_wait,
         )
 
 
@@ -111,7 +129,8 @@ def resolve_keys(
         raise ByokConfigError("strategy= belongs to the KeyPool you pass as key_pool=")
     if key_pool is not None and options.given():
         raise ByokConfigError(
-            "cooldown_scope=, allowed_origins= and state= belong to the KeyPool you pass as key_pool="
+            "cooldown_scope=, allowed_origins=, state=, on_exhausted= and max_wait= belong to the KeyPool you pass "
+            "as key_pool="
         )
     if key_pool is not None:
         if not isinstance(key_pool, KeyPool):
@@ -204,6 +223,10 @@ def make_pool(resolved: KeyPool | PoolPlan | None, provider: Provider, base_url:
         "allowed_origins": resolved.allowed_origins,
         "state": resolved.state,
     }
+    if resolved.on_exhausted is not None:
+        common["on_exhausted"] = resolved.on_exhausted
+    if resolved.max_wait is not None:
+        common["max_wait"] = resolved.max_wait
     if resolved.sources is not None:
         return KeyPool(sources=resolved.sources, **common)
     return KeyPool(resolved.keys, **common)
@@ -311,7 +334,7 @@ def carry_pool(
     if any(value is not None for value in given) or options.given():
         carried.update(api_keys=api_keys, key_pool=key_pool, settings=settings, config=config, strategy=strategy)
         carried.update(cooldown_scope=options.cooldown_scope, allowed_origins=options.allowed_origins)
-        carried["state"] = options.state
+        carried.update(state=options.state, on_exhausted=options.on_exhausted, max_wait=options.max_wait)
     elif client.key_pool is not None:
         if base_url is not None and not _same_origin(client, client.key_pool, base_url):
             inputs = client._byok_inputs or (None, None, None, PoolOptions())

@@ -23,6 +23,7 @@ from ._common import (
     ConfigPath,
     CooldownScope,
     EventCallback,
+    OnExhausted,
     PoolOptions,
     Settings,
     carry_pool,
@@ -74,10 +75,12 @@ class Anthropic(ByokClientMixin, anthropic.Anthropic):
         cooldown_scope: CooldownScope | None = None,
         allowed_origins: Iterable[str] | None = None,
         state: Any = None,
+        on_exhausted: OnExhausted | None = None,
+        max_wait: float | None = None,
         **kwargs: Any,
     ) -> None:
         self._byok_provider = _PROVIDER
-        options = PoolOptions(cooldown_scope, allowed_origins, state)
+        options = PoolOptions(cooldown_scope, allowed_origins, state, on_exhausted, max_wait)
         byok_config = _split_config(config, kwargs)
         resolved = resolve_keys(_PROVIDER, api_keys, key_pool, settings, byok_config, strategy, options)
         self._byok_binding = None
@@ -107,6 +110,8 @@ class Anthropic(ByokClientMixin, anthropic.Anthropic):
         cooldown_scope: CooldownScope | None = None,
         allowed_origins: Iterable[str] | None = None,
         state: Any = None,
+        on_exhausted: OnExhausted | None = None,
+        max_wait: float | None = None,
         _extra_kwargs: Mapping[str, Any] = {},
         **kwargs: Any,
     ) -> Self:
@@ -122,7 +127,7 @@ class Anthropic(ByokClientMixin, anthropic.Anthropic):
             byok_config,
             strategy,
             on_event,
-            PoolOptions(cooldown_scope, allowed_origins, state),
+            PoolOptions(cooldown_scope, allowed_origins, state, on_exhausted, max_wait),
             kwargs.get("base_url"),
         )
         copied = super().copy(_extra_kwargs=extra, **kwargs)
@@ -146,10 +151,12 @@ class AsyncAnthropic(ByokClientMixin, anthropic.AsyncAnthropic):
         cooldown_scope: CooldownScope | None = None,
         allowed_origins: Iterable[str] | None = None,
         state: Any = None,
+        on_exhausted: OnExhausted | None = None,
+        max_wait: float | None = None,
         **kwargs: Any,
     ) -> None:
         self._byok_provider = _PROVIDER
-        options = PoolOptions(cooldown_scope, allowed_origins, state)
+        options = PoolOptions(cooldown_scope, allowed_origins, state, on_exhausted, max_wait)
         byok_config = _split_config(config, kwargs)
         resolved = resolve_keys(_PROVIDER, api_keys, key_pool, settings, byok_config, strategy, options)
         self._byok_binding = None
@@ -178,6 +185,8 @@ class AsyncAnthropic(ByokClientMixin, anthropic.AsyncAnthropic):
         cooldown_scope: CooldownScope | None = None,
         allowed_origins: Iterable[str] | None = None,
         state: Any = None,
+        on_exhausted: OnExhausted | None = None,
+        max_wait: float | None = None,
         _extra_kwargs: Mapping[str, Any] = {},
         **kwargs: Any,
     ) -> Self:
@@ -193,7 +202,7 @@ class AsyncAnthropic(ByokClientMixin, anthropic.AsyncAnthropic):
             byok_config,
             strategy,
             on_event,
-            PoolOptions(cooldown_scope, allowed_origins, state),
+            PoolOptions(cooldown_scope, allowed_origins, state, on_exhausted, max_wait),
             kwargs.get("base_url"),
         )
         copied = super().copy(_extra_kwargs=extra, **kwargs)

@@ -24,6 +24,7 @@ from ._common import (
     ConfigPath,
     CooldownScope,
     EventCallback,
+    OnExhausted,
     PoolOptions,
     Settings,
     carry_pool,
@@ -74,10 +75,12 @@ class OpenAI(ByokClientMixin, openai.OpenAI):
         cooldown_scope: CooldownScope | None = None,
         allowed_origins: Iterable[str] | None = None,
         state: Any = None,
+        on_exhausted: OnExhausted | None = None,
+        max_wait: float | None = None,
         **kwargs: Any,
     ) -> None:
         self._byok_provider = provider_for_base_url(kwargs.get("base_url"))
-        options = PoolOptions(cooldown_scope, allowed_origins, state)
+        options = PoolOptions(cooldown_scope, allowed_origins, state, on_exhausted, max_wait)
         resolved = resolve_keys(self._byok_provider, api_keys, key_pool, settings, config, strategy, options)
         self._byok_binding = None
         self._byok_listeners = listeners(on_event)
@@ -109,6 +112,8 @@ class OpenAI(ByokClientMixin, openai.OpenAI):
         cooldown_scope: CooldownScope | None = None,
         allowed_origins: Iterable[str] | None = None,
         state: Any = None,
+        on_exhausted: OnExhausted | None = None,
+        max_wait: float | None = None,
         _extra_kwargs: Mapping[str, Any] = {},
         **kwargs: Any,
     ) -> Self:
@@ -123,7 +128,7 @@ class OpenAI(ByokClientMixin, openai.OpenAI):
             config,
             strategy,
             on_event,
-            PoolOptions(cooldown_scope, allowed_origins, state),
+            PoolOptions(cooldown_scope, allowed_origins, state, on_exhausted, max_wait),
             kwargs.get("base_url"),
         )
         copied = super().copy(_extra_kwargs=extra, **kwargs)
@@ -147,10 +152,12 @@ class AsyncOpenAI(ByokClientMixin, openai.AsyncOpenAI):
         cooldown_scope: CooldownScope | None = None,
         allowed_origins: Iterable[str] | None = None,
         state: Any = None,
+        on_exhausted: OnExhausted | None = None,
+        max_wait: float | None = None,
         **kwargs: Any,
     ) -> None:
         self._byok_provider = provider_for_base_url(kwargs.get("base_url"))
-        options = PoolOptions(cooldown_scope, allowed_origins, state)
+        options = PoolOptions(cooldown_scope, allowed_origins, state, on_exhausted, max_wait)
         resolved = resolve_keys(self._byok_provider, api_keys, key_pool, settings, config, strategy, options)
         self._byok_binding = None
         self._byok_listeners = listeners(on_event)
@@ -182,6 +189,8 @@ class AsyncOpenAI(ByokClientMixin, openai.AsyncOpenAI):
         cooldown_scope: CooldownScope | None = None,
         allowed_origins: Iterable[str] | None = None,
         state: Any = None,
+        on_exhausted: OnExhausted | None = None,
+        max_wait: float | None = None,
         _extra_kwargs: Mapping[str, Any] = {},
         **kwargs: Any,
     ) -> Self:
@@ -196,7 +205,7 @@ class AsyncOpenAI(ByokClientMixin, openai.AsyncOpenAI):
             config,
             strategy,
             on_event,
-            PoolOptions(cooldown_scope, allowed_origins, state),
+            PoolOptions(cooldown_scope, allowed_origins, state, on_exhausted, max_wait),
             kwargs.get("base_url"),
         )
         copied = super().copy(_extra_kwargs=extra, **kwargs)

@@ -17,6 +17,7 @@ from collections.abc import Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._errors import NoUsableKeyError
+from .budget import Demand, Reject, Wait
 from .keys import Key
 from .policy import Attempt, Failure, Observation, Verdict
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from ..providers.base import Provider
     from .pool import Limits, PoolState, _Entry
 
-__all__ = ["Done", "Flow", "GiveUp", "Lease", "RequestFacts", "attempts"]
+__all__ = ["Done", "Flow", "GiveUp", "Lease", "Reject", "RequestFacts", "Wait", "attempts"]
 
 log = logging.getLogger("byok_client")
 
@@ -119,7 +120,9 @@ class GiveUp:
         return f"GiveUp({self.verdict!r}, {self.headers!r})"
 
 
-Flow = Generator[Key, Observation, "Done | GiveUp"]
+Flow = Generator["Key | Wait", "Observation | None", "Done | GiveUp | Reject"]
+"""Yields the key of each attempt (or, before the first, ``Wait``: sleep, then ``send(None)``); returns ``Done``,
+``GiveUp``, or ``Reject`` (before any attempt: no key has budget in time, answer with a client-side 429)."""
 
 
 def attempts(
@@ -149,8 +152,34 @@ def attempts(
     def path() -> str:
         return request.path if events is not None else ""
 
-    entry = pool._select(tried, events, name, path(), request.model if shared.model_cooling else None)
+    demand = Demand(request.body, lambda: request.model)
+    admitting = pool._on_exhausted != "send"
+    entry = pool._select(
+        tried, events, name, path(), request.model if shared.model_cooling else None, demand, not admitting
+    )
     flush()
+    if entry is None and admitting and not pool._all_disabled():
+        # Admission: every key is spent. Wait (no lease held, no lock) for a reserved unit, or reject.
+        deadline = pool._clock() + pool._max_wait
+        model = request.model if pool._cooldown_scope == "model" else None
+        while entry is None:
+            step = pool._admit(demand, model, deadline)
+            if step is None:
+                break
+            if isinstance(step, Reject):
+                # per request: DEBUG (the episode is what PoolCapacityLow reports at WARNING)
+                log.debug("%s %s: no key has budget for %.3f s: rejected client-side", name, path(), step.retry_after)
+                return step
+            reserved, seconds = step
+            if seconds < 0:
+                entry = reserved  # taken as without admission
+                break
+            try:
+                yield Wait(seconds)
+            except BaseException:
+                pool._unreserve(reserved, demand)
+                raise
+            entry = pool._claim(reserved, demand)
     if entry is None:
         raise NoUsableKeyError(name, pool._disabled())
     lease: Lease | None = Lease(pool, entry)
@@ -161,7 +190,9 @@ def attempts(
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("%s %s: using key %s", name, request.path, entry.key.label)
             try:
-                observation = yield entry.key
+                sent = yield entry.key
+                assert sent is not None, "the flow's attempts are answered with an Observation"
+                observation = sent
             except BaseException as exc:
                 # Sending or reading raised (connection error, timeout, cancellation): counted, the key is not
                 # blamed, and the request is not re-sent here: it may have reached the provider, so only the SDK's
@@ -178,9 +209,11 @@ def attempts(
                 raise
             status = observation.status
             if status < 400:
-                limits = _limits(provider, observation.limit_view or observation.headers)
+                view = observation.limit_view or observation.headers
+                limits = _limits(provider, view)
                 model = request.model if limits is not None and pool._cooldown_scope == "model" else None
-                pool._record_success(entry, limits, events, name, path(), model)
+                caps = _caps(provider, view) if limits is not None else None
+                pool._record_success(entry, limits, events, name, path(), model, caps)
                 if history:  # only a request that failed over keeps a history (read when all keys fail)
                     history.append(Attempt(entry.key.label, status, None))
                 provider.on_success(observation.headers, entry.key)
@@ -268,6 +301,15 @@ def _limits(provider: Provider, headers: Mapping[Any, Any]) -> Limits | None:
         return provider.read_limits(headers)
     except Exception:
         log.exception("%s: reading rate-limit headers raised", provider.name)
+        return None
+
+
+def _caps(provider: Provider, headers: Mapping[Any, Any]) -> tuple[int | None, int | None] | None:
+    try:
+        read = getattr(provider, "read_caps", None)
+        return read(headers) if read is not None else None
+    except Exception:
+        log.exception("%s: reading rate-limit sizes raised", provider.name)
         return None
 
 

@@ -42,17 +42,30 @@ def key_problem(value: str) -> str | None:
 class Key:
     """An API key with a label, and optionally a ``weight`` (for the weighted strategy) and ``max_in_flight``
     (concurrent requests it should carry; more spill over to other keys, and when every key is full the one with
-    the fewest in flight serves: the cap never refuses a request).
+    the fewest in flight serves: the cap never refuses a request), and ``rpm`` / ``tpm`` / ``rpd``: a ceiling of
+    requests a minute, tokens a minute and requests a day the pool keeps the key under (on top of the limits it
+    learns from the provider's rate-limit headers; see ``byok_client.core.budget``).
 
     ``repr``/``str`` show only the label (or ``key-<fingerprint>``), equality and hashing go by the value's
     digest, and pickling is refused so the value never lands in a pickle. ``get_secret_value()`` returns the value.
 
     Raises ``ByokConfigError`` for a value that is not a non-empty string of printable ASCII without whitespace
     (the message says what is wrong and where, never the value), a weight that is not positive, or a
-    ``max_in_flight`` below 1.
+    ``max_in_flight`` below 1, or an ``rpm``/``tpm``/``rpd`` that is not an int >= 1.
     """
 
-    __slots__ = ("__weakref__", "_digest", "_value", "fingerprint", "label", "max_in_flight", "weight")
+    __slots__ = (
+        "__weakref__",
+        "_digest",
+        "_value",
+        "fingerprint",
+        "label",
+        "max_in_flight",
+        "rpd",
+        "rpm",
+        "tpm",
+        "weight",
+    )
 
     _value: str
     _digest: str
@@ -60,9 +73,20 @@ class Key:
     label: str
     weight: float
     max_in_flight: int | None
+    rpm: int | None
+    tpm: int | None
+    rpd: int | None
 
     def __init__(
-        self, value: str, label: str | None = None, *, weight: float = 1.0, max_in_flight: int | None = None
+        self,
+        value: str,
+        label: str | None = None,
+        *,
+        weight: float = 1.0,
+        max_in_flight: int | None = None,
+        rpm: int | None = None,
+        tpm: int | None = None,
+        rpd: int | None = None,
     ) -> None:
         if isinstance(value, Key):
             value = value.get_secret_value()
@@ -87,6 +111,10 @@ class Key:
             isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1
         ):
             raise ByokConfigError(f"key {name!r}: max_in_flight must be an int >= 1 or None, got {max_in_flight!r}")
+        for field, limit in (("rpm", rpm), ("tpm", tpm), ("rpd", rpd)):
+            if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+                raise ByokConfigError(f"key {name!r}: {field} must be an int >= 1 or None, got {limit!r}")
+            object.__setattr__(self, field, limit)
         object.__setattr__(self, "weight", float(weight))
         object.__setattr__(self, "max_in_flight", max_in_flight)
 
@@ -103,7 +131,15 @@ class Key:
 
     def with_label(self, label: str) -> Key:
         """The same key under another label."""
-        return Key(self._value, label, weight=self.weight, max_in_flight=self.max_in_flight)
+        return Key(
+            self._value,
+            label,
+            weight=self.weight,
+            max_in_flight=self.max_in_flight,
+            rpm=self.rpm,
+            tpm=self.tpm,
+            rpd=self.rpd,
+        )
 
     def __setattr__(self, name: str, value: object) -> NoReturn:
         raise AttributeError("Key is immutable")

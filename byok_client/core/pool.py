@@ -7,6 +7,8 @@ strategies run outside it (on a snapshot of key views), events are built under i
 from __future__ import annotations
 
 import heapq
+import logging
+import math
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -15,6 +17,7 @@ from typing import Any, Literal
 from .._errors import ByokConfigError
 from ..events import PoolEvent  # plain dataclasses: cheap, and annotations resolve at run time
 from ..stats import KeyStatus
+from .budget import Budgets, CapacityMonitor, Demand, Reject, budgets_for
 from .health import Health, ModelHealth
 from .keys import Key
 from .policy import FailoverPolicy, Failure, Verdict
@@ -30,6 +33,7 @@ Limits = tuple[int | None, int | None, float | None, float | None]
 CooldownScope = Literal["model", "key"]
 
 _PLENTY = float(2**62)
+log = logging.getLogger("byok_client")
 
 
 class _Entry:
@@ -44,6 +48,11 @@ class _Entry:
 
 class PoolState:
     """Keys in order, their shared health, the strategy's view of which are ready, and the records of attempts."""
+
+    _on_exhausted = "send"
+    """What a request does when no key has budget: ``wait``, ``fail`` or ``send`` (see ``core.budget``)."""
+    _max_wait = 10.0
+    """The longest a ``wait`` request waits for budget; past it, the ``fail`` path."""
 
     def __init__(
         self,
@@ -81,6 +90,8 @@ class PoolState:
         self._saturated: set[int] = set()
         self._pending_release: list[_Entry] = []  # appended by finalizers of streams nobody closed
         self._disabled_count = 0
+        self._budgets: Budgets = budgets_for(self._shared)
+        self._capacity = CapacityMonitor()
 
     # -- public read-only facts ------------------------------------------------------------------------------
     @property
@@ -226,11 +237,17 @@ class PoolState:
                 h.cooldown_told = False
             selector.add(i)
 
-    def _usable_now(self, now: float) -> tuple[Callable[[int], bool], list[int]]:
+    def _usable_now(
+        self, now: float, demand: Demand | None = None, per_model: bool = False
+    ) -> tuple[Callable[[int], bool], list[int]]:
         """A side-effect-free readiness test for the selectors, and the list of keys it turned down (for the
-        pool's own bookkeeping afterwards)."""
+        pool's own bookkeeping afterwards). With a ``demand``, a key without key-wide budget for it is not usable
+        (``per_model``: nor one without budget for the request's model; the built-in selectors check that after
+        their pick instead, since dropping a key from their ready set is key-wide)."""
         entries = self._entries
         dropped: list[int] = []
+        budgets = self._budgets
+        model = self._budget_model(demand) if per_model else None
 
         def usable(i: int) -> bool:
             entry = entries[i]
@@ -239,13 +256,23 @@ class PoolState:
             if h.disabled_reason is not None or h.cooldown_until > now or (limit is not None and h.in_flight >= limit):
                 dropped.append(i)
                 return False
+            if demand is not None and budgets.wait(entry.key, model, demand, now) > 0:
+                dropped.append(i)
+                return False
             return True
 
         return usable, dropped
 
-    def _settle(self, dropped: list[int], now: float) -> None:
-        """After a pick: keys the strategy found not ready are tracked until they are (cooling, saturated)."""
+    def _budget_model(self, demand: Demand | None) -> str | None:
+        if demand is None or self._cooldown_scope != "model" or not self._budgets.active:
+            return None
+        return demand.model
+
+    def _settle(self, dropped: list[int], now: float, demand: Demand | None = None) -> None:
+        """After a pick: keys the strategy found not ready are tracked until they are (cooling, saturated); a key
+        out of budget cools until its next unit (for the request's model, where limits are per model)."""
         entries = self._entries
+        model = self._budget_model(demand)
         for i in dropped:
             entry = entries[i]
             h = entry.health
@@ -253,8 +280,33 @@ class PoolState:
                 continue
             if h.cooldown_until > now:
                 self._queue(entry)
+                continue
+            wait = self._budgets.wait(entry.key, None, demand, now) if demand is not None else 0.0
+            if wait > 0:
+                self._budget_cool(entry, wait, now, None)
+                continue
+            wait = self._budgets.wait(entry.key, model, demand, now) if model is not None else 0.0
+            if wait > 0:
+                self._budget_cool(entry, wait, now, model)
             else:
                 self._saturated.add(i)
+
+    def _budget_cool(self, entry: _Entry, wait: float, now: float, model: str | None) -> None:
+        """Cool ``entry`` until its budget has a unit again: the cooling machinery without a failure (no event:
+        no request failed, the pool simply holds back)."""
+        until = now + min(wait, self._policy.max_cooldown)
+        h = entry.health
+        if model is None:
+            if until > h.cooldown_until:
+                h.cooldown_until, h.cooldown_told = until, True
+            if self._current(entry):
+                self._selector.remove(entry.index)
+                self._queue(entry)
+        else:
+            m = h.model(model)
+            if until > m.cooldown_until:
+                m.cooldown_until, m.cooldown_told = until, True
+            self._shared.model_cooling.setdefault(model, {})[entry.key._digest] = m.cooldown_until
 
     def _take(self, entry: _Entry, now: float) -> _Entry:
         h = entry.health
@@ -272,23 +324,42 @@ class PoolState:
         provider: str = "",
         path: str = "",
         model: str | None = None,
+        demand: Demand | None = None,
+        fallback: bool = True,
     ) -> _Entry | None:
-        """The key for the next attempt: the strategy's pick among keys ready (for ``model``) and not yet tried;
-        if none is and nothing was tried yet, the non-disabled key that is ready soonest (a real request beats an
-        invented error). None when nothing is left. The chosen key counts one more request in flight."""
+        """The key for the next attempt: the strategy's pick among keys ready (for ``model``), with budget for
+        ``demand`` and not yet tried; if none is and nothing was tried yet, the non-disabled key that is ready
+        soonest (a real request beats an invented error; ``fallback=False``: None instead, for admission). None
+        when nothing is left. The chosen key counts one more request in flight and is charged ``demand``."""
         if isinstance(self._selector, FilterSelector):
-            return self._select_custom(self._selector, tried, events, provider, path, model)
+            return self._select_custom(self._selector, tried, events, provider, path, model, demand, fallback)
         now = self._clock()
         with self._lock:
             self._wake(now, events, provider, path)
+            if not tried:
+                self._capacity.offer(now)
+            if self._capacity.due(now):
+                self._check_capacity(now, model, events, provider)
             cooling = self._model_skip(model, now, events, provider, path)
             skip = tried | cooling if cooling else tried
-            usable, dropped = self._usable_now(now)
+            usable, dropped = self._usable_now(now, demand)
             index = self._selector.pick(skip, usable, cooling)
-            self._settle(dropped, now)
+            budget_model = self._budget_model(demand)
+            while index is not None and budget_model is not None:
+                # the pick has key-wide budget; out of budget for this model, it cools for the model only
+                wait = self._budgets.wait(self._entries[index].key, budget_model, demand, now)
+                if wait <= 0:
+                    break
+                self._budget_cool(self._entries[index], wait, now, budget_model)
+                cooling = cooling | {index}
+                skip = skip | {index}
+                index = self._selector.pick(skip, usable, cooling)
+            self._settle(dropped, now, demand)
             chosen = self._entries[index] if index is not None else None
-            if chosen is None and not tried:
+            if chosen is None and not tried and fallback:
                 chosen = self._fallback(model, now)
+            if chosen is not None and demand is not None:
+                self._budgets.take(chosen.key, self._budget_model(demand), demand, now)
             return self._take(chosen, now) if chosen is not None else None
 
     def _select_custom(
@@ -299,29 +370,37 @@ class PoolState:
         provider: str,
         path: str,
         model: str | None,
+        demand: Demand | None = None,
+        fallback: bool = True,
     ) -> _Entry | None:
         """A user strategy runs with no lock held, on a snapshot; its pick is re-checked under the lock and the pick
         is tried once more if the key stopped being usable in between."""
-        for _ in range(2):
+        for attempt in range(2):
             now = self._clock()
             with self._lock:
                 self._wake(now, events, provider, path)
+                if not tried and not attempt:
+                    self._capacity.offer(now)
                 skip = tried | self._model_skip(model, now, events, provider, path)
-                usable, dropped = self._usable_now(now)
+                usable, dropped = self._usable_now(now, demand, per_model=True)
                 views = [self._view(e, now, model) for e in self._entries if e.index not in skip and usable(e.index)]
-                self._settle(dropped, now)
+                self._settle(dropped, now, demand)
             chosen_index = selector.choose(views) if views else None  # user code: no lock held
             now = self._clock()
             with self._lock:
                 if chosen_index is not None:
                     entry = self._entries[chosen_index] if chosen_index < len(self._entries) else None
-                    usable, _ = self._usable_now(now)
+                    usable, _ = self._usable_now(now, demand, per_model=True)
                     if entry is not None and usable(entry.index) and entry.index not in tried:
+                        if demand is not None:
+                            self._budgets.take(entry.key, self._budget_model(demand), demand, now)
                         return self._take(entry, now)
                     continue  # it stopped being usable while the strategy ran: pick again
                 if views:
                     return None  # the strategy chose none of the usable keys
-                chosen = self._fallback(model, now) if not tried else None
+                chosen = self._fallback(model, now) if not tried and fallback else None
+                if chosen is not None and demand is not None:
+                    self._budgets.take(chosen.key, self._budget_model(demand), demand, now)
                 return self._take(chosen, now) if chosen is not None else None
         return None
 
@@ -394,14 +473,16 @@ class PoolState:
         provider: str = "",
         path: str = "",
         model: str | None = None,
+        caps: tuple[int | None, int | None] | None = None,
     ) -> None:
         now = self._clock()
         with self._lock:
             h = entry.health
             h.successes += 1
             h.record(now, None)
+            self._capacity.serve(now)
             if limits is not None:
-                self._apply_limits(entry, limits, now, events, provider, path, model)
+                self._apply_limits(entry, limits, now, events, provider, path, model, caps)
         shared = self._shared
         if shared.backend is not None:
             shared.flush()
@@ -417,9 +498,11 @@ class PoolState:
         provider: str,
         path: str,
         model: str | None,
+        caps: tuple[int | None, int | None] | None = None,
     ) -> None:
-        """Remember what the provider reported; a key with no requests (or tokens) left cools until the reset,
-        before it ever gets a 429 (for the request's model, where limits are per model)."""
+        """Remember what the provider reported and learn the key's budget from it; a key with no requests (or
+        tokens) left cools until its next unit has refilled (not until its bucket is full again: the reset
+        headers say that), before it ever gets a 429 (for the request's model, where limits are per model)."""
         h = entry.health
         requests, tokens, requests_reset, tokens_reset = limits
         h.remaining_requests, h.remaining_tokens = requests, tokens
@@ -445,11 +528,8 @@ class PoolState:
                     tokens_reset=shared.to_wall(h.tokens_reset_at) if h.tokens_reset_at is not None else None,
                 )
             )
-        wait = 0.0
-        if requests == 0 and requests_reset:
-            wait = requests_reset
-        if tokens == 0 and tokens_reset and tokens_reset > wait:
-            wait = tokens_reset
+        others = max(h.in_flight - 1, 0)
+        wait = self._budgets.observe(entry.key, model if per_model else None, limits, caps, others, now)
         if wait > 0:
             self._cool(
                 entry, Failure.RATE_LIMITED, wait, True, now, events, provider, path, model if per_model else None
@@ -515,6 +595,9 @@ class PoolState:
             h.record(now, verdict.failure)
             if limits is not None:
                 h.remaining_requests, h.remaining_tokens = limits[0], limits[1]
+                per_model = model is not None and self._cooldown_scope == "model"
+                others = max(h.in_flight - 1, 0)
+                self._budgets.observe(entry.key, model if per_model else None, limits, None, others, now)
             if verdict.failure is Failure.INVALID_KEY:
                 if h.disabled_reason is None:
                     h.disabled_reason = verdict.reason or "invalid key"
@@ -583,6 +666,112 @@ class PoolState:
         if soonest is None or not told:
             return helpful, None
         return helpful, soonest
+
+    # -- admission (used by the flow when no key has budget) ------------------------------------------------------
+    def _admit(
+        self, demand: Demand, model: str | None, deadline: float | None = None
+    ) -> tuple[_Entry, float] | Reject | None:
+        """No key is ready for ``demand``: reserve the unit that frees up first (on the key whose cooldown and
+        budget end soonest) and say how long to wait for it (then ``_claim`` it), or ``Reject`` when that is past
+        ``max_wait`` (or the ``fail`` mode). Reservations are charged at once, so each waiter gets its own unit,
+        in arrival order, and no herd wakes at a reset. When the wait is not known (the soonest key cools for our
+        default guess, or keys are only saturated) the key ready soonest is taken, as without admission, and the
+        wait is -1. None when every key is disabled."""
+        now = self._clock()
+        budget_model = self._budget_model(demand)
+        with self._lock:
+            best: _Entry | None = None
+            best_wait = math.inf
+            known = False
+            for e in self._entries:
+                h = e.health
+                if h.disabled_reason is not None:
+                    continue
+                cool, told = h.cooldown_until - now, h.cooldown_told or h.cooldown_failure is None
+                if model is not None and self._cooldown_scope == "model" and h.models:
+                    m = h.models.get(model)
+                    if m is not None and m.cooldown_until - now > cool:
+                        cool, told = m.cooldown_until - now, m.cooldown_told or m.cooldown_failure is None
+                budget = self._budgets.wait(e.key, budget_model, demand, now)
+                wait = max(cool, budget, 0.0)
+                if wait < best_wait:
+                    best, best_wait, known = e, wait, told if cool > budget else True
+            if best is None:
+                return None
+            if best_wait <= 0 or not known:
+                chosen = self._fallback(model, now)  # send, as without admission
+                if chosen is None:
+                    return None
+                self._budgets.take(chosen.key, budget_model, demand, now)
+                return self._take(chosen, now), -1.0
+            limit = self._max_wait if deadline is None else max(deadline - now, 0.0)
+            if self._on_exhausted == "fail" or best_wait > limit:
+                self._capacity.rejected += 1
+                return Reject(best_wait, "no key has budget" if known else "every key is cooling")
+            self._budgets.take(best.key, budget_model, demand, now, reserve=True)
+            self._capacity.waited += 1
+            self._capacity.wait_seconds += best_wait
+            return best, best_wait
+
+    def _claim(self, entry: _Entry, demand: Demand) -> _Entry | None:
+        """The wait for a reserved unit is over: take ``entry`` for the attempt (None, and the unit goes back, when
+        the key was disabled, removed or rate-limited by the provider meanwhile: plan again)."""
+        now = self._clock()
+        with self._lock:
+            h = entry.health
+            lost = h.disabled_reason is not None or not self._current(entry)
+            lost = lost or (h.cooldown_failure is not None and h.cooldown_until > now)
+            self._budgets.settle(entry.key, self._budget_model(demand), demand, now, sent=not lost)
+            return None if lost else self._take(entry, now)
+
+    def _unreserve(self, entry: _Entry, demand: Demand) -> None:
+        """A waiting request gave up (cancelled, closed): its reserved unit goes back."""
+        now = self._clock()
+        with self._lock:
+            self._budgets.settle(entry.key, self._budget_model(demand), demand, now, sent=False)
+
+    def _check_capacity(self, now: float, model: str | None, events: list[PoolEvent] | None, provider: str) -> None:
+        """The share of keys spent (cooling, at budget or disabled, for ``model`` too), and the alerts it raises."""
+        entries = self._entries
+        if not entries:
+            return
+        spent = 0
+        for e in entries:
+            h = e.health
+            if h.disabled_reason is not None or h.cooldown_until > now:
+                spent += 1
+                continue
+            m = h.models.get(model) if model is not None and h.models else None
+            if m is not None and m.cooldown_until > now:
+                spent += 1
+        monitor = self._capacity
+        share = spent / len(entries)
+        change = monitor.update(share, now)
+        if change is None:
+            return
+        from ..events import PoolCapacityLow, PoolCapacityRestored
+
+        event: PoolEvent
+        if change == "low":
+            log.warning(
+                "%s: pool capacity low: %d of %d keys cooling or at budget for %.0f s (threshold %.0f%%)",
+                provider or self._scope or "pool",
+                spent,
+                len(entries),
+                monitor.window,
+                monitor.threshold * 100,
+            )
+            event = PoolCapacityLow(provider, share, monitor.threshold, monitor.window)
+        else:
+            log.warning(
+                "%s: pool capacity restored: %d of %d keys ready",
+                provider or "pool",
+                len(entries) - spent,
+                len(entries),
+            )
+            event = PoolCapacityRestored(provider, share, monitor.threshold, monitor.window)
+        if events is not None:
+            events.append(event)
 
     def _all_disabled(self) -> bool:
         return bool(self._entries) and self._disabled_count >= len(self._entries)

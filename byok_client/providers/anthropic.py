@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -56,7 +57,11 @@ class AnthropicProvider(Provider):
     name = "anthropic"
     # requests and tokens first (read on every response); input and output tokens also count for a 429's reset
     limits = tuple((f"anthropic-ratelimit-{kind}-remaining", f"anthropic-ratelimit-{kind}-reset") for kind in _LIMITS)
-    limit_headers = frozenset(name.encode() for pair in limits[:2] for name in pair)
+    limit_totals = ("anthropic-ratelimit-requests-limit", "anthropic-ratelimit-tokens-limit")
+    limit_headers = frozenset(name.encode() for pair in (*limits[:2], limit_totals) for name in pair)
+
+    def rejection(self, message: str) -> bytes:
+        return json.dumps({"type": "error", "error": {"type": "rate_limit_error", "message": message}}).encode()
 
     def parse_reset(self, text: str) -> float | None:
         return _reset_in(text)

@@ -421,6 +421,24 @@ class Provider:
     limits: tuple[tuple[str, str], ...] = ()
     """(remaining header, reset header) per limit the provider reports, requests first, then tokens."""
 
+    limit_totals: tuple[str, ...] = ()
+    """The headers naming each limit's size (requests, tokens): what lets the pool learn a refill rate."""
+
+    def read_caps(self, headers: Mapping[Any, Any]) -> tuple[int | None, int | None] | None:
+        """The sizes of the request and token limits a response names (``x-ratelimit-limit-*``), or None. Never
+        raises; like ``read_limits`` it reads either a Headers object or the transports' ``{bytes: bytes}`` view."""
+        if not self.limit_totals:
+            return None
+        requests, tokens = (int_header(headers, name) for name in self.limit_totals)
+        return None if requests is None and tokens is None else (requests, tokens)
+
+    def rejection(self, message: str) -> bytes:
+        """The body of the 429 the pool answers itself when no key has budget (shaped so the SDK reads
+        ``message``)."""
+        return json.dumps(
+            {"error": {"message": message, "type": "rate_limit_error", "code": "rate_limit_exceeded"}}
+        ).encode()
+
     def parse_reset(self, text: str) -> float | None:
         """Seconds until a reset, from a reset header's text (Go durations by default). Never raises: None when
         unreadable, negative, NaN or infinite."""

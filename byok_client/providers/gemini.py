@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import urllib.parse
@@ -111,6 +112,9 @@ class GeminiProvider(Provider):
         """Forget every pinned upload session (for tests)."""
         self._sessions.clear()
         self._lock = threading.Lock()
+
+    def rejection(self, message: str) -> bytes:
+        return json.dumps({"error": {"code": 429, "message": message, "status": "RESOURCE_EXHAUSTED"}}).encode()
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
         """Gemini's error classes (see ``Provider.classify``; never raises). A 429 is per model when its quota

@@ -54,7 +54,8 @@ class OpenAIProvider(Provider):
         ("x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"),
         ("x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"),
     )
-    limit_headers = frozenset(name.encode() for pair in limits for name in pair)
+    limit_totals = ("x-ratelimit-limit-requests", "x-ratelimit-limit-tokens")
+    limit_headers = frozenset(name.encode() for pair in (*limits, limit_totals) for name in pair)
 
     def __init__(self, name: str = "openai", env_prefix: str = "OPENAI") -> None:
         self.name = name

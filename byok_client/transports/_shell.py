@@ -9,20 +9,25 @@ only in how they send, read and close; every decision is the core's ``attempts``
 
 from __future__ import annotations
 
+import asyncio
+import math
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
 from .._binding import EXTENSION, TOKEN_PREFIX, TOKENS, Binding, origin_of
-from ..core.flow import Done, GiveUp, Lease, RequestFacts, attempts
+from ..core.flow import Done, Flow, GiveUp, Lease, Reject, RequestFacts, Wait, attempts
 from ..core.keys import Key
 from ..core.policy import Observation
 from ..providers.base import CREDENTIAL_HEADERS, header_value
 
-__all__ = ["ATTEMPTS", "KEY_HEADER", "install", "is_installed", "wrap_transport"]
+__all__ = ["ATTEMPTS", "DECIDED_HEADER", "KEY_HEADER", "install", "is_installed", "wrap_transport"]
 
 KEY_HEADER = "x-byok-key"
 """Response header naming the label of the key that got the response (never its value)."""
+DECIDED_HEADER = "x-byok-decided"
+"""Header on a 429 the pool answered itself (``client``): no key had budget in time and nothing was sent."""
 ATTEMPTS = "byok_client.attempts"
 """Response extension holding the request's attempt history (``tuple[Attempt, ...]``)."""
 
@@ -237,6 +242,48 @@ def _succeeded(response: Any, key: Key, done: Done, is_async: bool) -> Any:
     return response
 
 
+def _start(flow: Flow) -> Key | Wait | Reject:
+    try:
+        return next(flow)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]  # a Reject: admission refused before any attempt
+
+
+def _resume(flow: Flow) -> Key | Wait | Reject:
+    try:
+        return flow.send(None)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+def _rejected(request: Any, binding: Binding, step: Reject) -> Any:
+    """The 429 the pool answers itself when no key has budget in time: the SDK raises its own typed error
+    (``RateLimitError``...), and its retry loop honours ``retry-after-ms``. Nothing reached the provider."""
+    cap = binding.pool.policy.retry_after_cap
+    ms = max(1, round(min(step.retry_after, cap) * 1000))
+    message = (
+        f"byok_client: {step.reason}: every key is at its rate limit for the next {step.retry_after:.3f} s "
+        "(decided client-side; nothing was sent to the provider)"
+    )
+    headers = [
+        ("content-type", "application/json"),
+        ("retry-after-ms", str(ms)),
+        ("retry-after", str(max(1, math.ceil(ms / 1000)))),
+        ("x-should-retry", "true"),
+        (DECIDED_HEADER, "client"),
+    ]
+    response = _library(request).Response(
+        429, headers=headers, content=binding.provider.rejection(message), request=request
+    )
+    response.extensions = {**response.extensions, ATTEMPTS: ()}
+    return response
+
+
+def _key(step: Key | Wait | Reject) -> Key:
+    assert isinstance(step, Key), "the flow waits only before its first attempt"
+    return step
+
+
 def _sync_send(send: Callable[[Any], Any], request: Any, default: Binding | None = None) -> Any:
     """Send ``request`` with ``send`` (the inner transport's own method), failing over between the keys of its
     binding (``default`` when no byok client marked the request)."""
@@ -255,7 +302,13 @@ def _sync_send(send: Callable[[Any], Any], request: Any, default: Binding | None
     saved = _save(headers)
     flow = _flow_for(binding, request, body)
     try:
-        key = next(flow)
+        step = _start(flow)
+        while isinstance(step, Wait):
+            time.sleep(step.seconds)  # the sync shell only: no lock is held, no event loop runs here
+            step = _resume(flow)
+        if isinstance(step, Reject):
+            return _rejected(request, binding, step)
+        key = step
         while True:
             _inject(headers, provider, key)
             raw, rest = b"", None
@@ -275,7 +328,7 @@ def _sync_send(send: Callable[[Any], Any], request: Any, default: Binding | None
                 flow.throw(exc)  # the flow records it, releases the lease and raises it again
                 raise  # pragma: no cover - throw() always raises here
             try:
-                key = flow.send(observation)
+                key = _key(flow.send(observation))
             except StopIteration as stop:
                 if isinstance(stop.value, Done):
                     return _succeeded(response, key, stop.value, False)  # unread: streams stay lazy
@@ -306,7 +359,13 @@ async def _async_send(send: Callable[[Any], Any], request: Any, default: Binding
     saved = _save(headers)
     flow = _flow_for(binding, request, body)
     try:
-        key = next(flow)
+        step = _start(flow)
+        while isinstance(step, Wait):
+            await asyncio.sleep(step.seconds)
+            step = _resume(flow)
+        if isinstance(step, Reject):
+            return _rejected(request, binding, step)
+        key = step
         while True:
             _inject(headers, provider, key)
             raw, rest = b"", None
@@ -326,7 +385,7 @@ async def _async_send(send: Callable[[Any], Any], request: Any, default: Binding
                 flow.throw(exc)
                 raise  # pragma: no cover
             try:
-                key = flow.send(observation)
+                key = _key(flow.send(observation))
             except StopIteration as stop:
                 if isinstance(stop.value, Done):
                     return _succeeded(response, key, stop.value, True)
