@@ -107,11 +107,12 @@ class GeminiProvider(Provider):
     def __init__(self, max_sessions: int = 1024) -> None:
         self._sessions: OrderedDict[str, Key] = OrderedDict()
         self._max_sessions = max_sessions
+        self._lock = threading.Lock()
 
     def forget_sessions(self) -> None:
         """Forget every pinned upload session (for tests)."""
-        self._sessions.clear()
-        self._lock = threading.Lock()
+        with self._lock:
+            self._sessions.clear()
 
     def rejection(self, message: str) -> bytes:
         return json.dumps({"error": {"code": 429, "message": message, "status": "RESOURCE_EXHAUSTED"}}).encode()
