@@ -31,6 +31,7 @@ class RawServer:
     def __init__(self) -> None:
         self.script: list[str] = []
         self.default = "ok"
+        self.received = 0
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
@@ -71,6 +72,7 @@ class RawServer:
                 while len(buffer) < length:
                     buffer += conn.recv(65536)
                 buffer = buffer[length:]
+                self.received += 1
                 mode = self.script.pop(0) if self.script else self.default
                 if mode == "ok":
                     conn.sendall(_response(200, OK_BODY))
@@ -126,6 +128,7 @@ def test_error_body_reset_after_the_status_line_releases_and_counts(server: RawS
     assert in_flight(pool) == [0, 0]
     assert pool.status()[0].timeouts == 1  # recorded, not blamed
     assert pool.status()[0].state == "ready"
+    assert server.received == 1  # the request may have been served: the SDK decides, byok_client re-sends nothing
 
 
 def test_error_body_stalling_past_the_read_timeout_releases(server: RawServer) -> None:
@@ -135,6 +138,7 @@ def test_error_body_stalling_past_the_read_timeout_releases(server: RawServer) -
         client_for(server, pool, timeout=0.3).chat.completions.create(model="m", messages=MESSAGES)
     assert in_flight(pool) == [0, 0]
     assert pool.status()[0].timeouts == 1
+    assert server.received == 1  # it may have reached the provider: never re-sent on the next key
 
 
 def test_a_classifier_that_raises_hands_the_sdk_its_own_error(

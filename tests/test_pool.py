@@ -125,6 +125,16 @@ def test_retry_after_hint_is_capped_so_the_sdk_still_retries(clock: FakeClock) -
     assert give_up.headers["retry-after-ms"] == "45000"
 
 
+def test_an_unreadable_retry_after_invents_no_wait_for_the_sdk(clock: FakeClock) -> None:
+    pool = pool_of(1, clock)
+    _, give_up = labels_until_done(
+        pool, [Observation(429, {"retry-after": "abc"}, b'{"error": {"code": "rate_limit_exceeded"}}')]
+    )
+    assert give_up is not None
+    assert "retry-after-ms" not in give_up.headers  # the SDK's own backoff decides, as without byok_client
+    assert pool.status_of("k0").state == "cooling"  # the pool still cools the key by its default
+
+
 def test_no_retry_when_every_key_is_out_of_quota_or_disabled(clock: FakeClock) -> None:
     pool = pool_of(2, clock)
     _, give_up = labels_until_done(pool, [QUOTA, INVALID])
