@@ -40,6 +40,7 @@ SYNC_THREADS = 64
 ASYNC_CALLS = int(os.environ.get("CHAOS_ASYNC_CALLS", "1000"))
 ASYNC_TASKS = 512
 MAX_RETRIES = 1
+GRACE = 0.25  # seconds; see the KeyDisabled check
 READ_TIMEOUT = 0.5
 STALL_SECONDS = 1.0
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
@@ -264,10 +265,15 @@ def test_chaos(server: Server) -> None:
     faulted = sum(1 for r in records if r[2] is not None)
     byok_log.removeHandler(picks_handler)
     byok_log.setLevel(level)
-    late: list[tuple[str, float]] = []  # attempts that picked a key after its KeyDisabled was delivered
+    # Attempts that picked a key after its KeyDisabled was delivered. The pick is logged just after the pool's lock
+    # is released and the event just after the disable's, so a thread descheduled between its pick and its log line
+    # (the GIL switches every 5 ms; 576 threads and tasks here) can log a pick made before the disable: picks logged
+    # within GRACE of the event are such races, not picks of a disabled key (that is checked exactly, without
+    # threads, in tests/test_locks.py).
+    late: list[tuple[str, float]] = []
     for label, stamp in picks:
         when = disabled.get(label)
-        if when is not None and stamp > when:
+        if when is not None and stamp > when + GRACE:
             late.append((label, stamp - when))
     arrived_late = sum(1 for label, stamp, _, _, _ in records if label in disabled and stamp > disabled[label])
     in_flight = {s.label: s.in_flight for s in [*sync_status, *async_status] if s.in_flight}

@@ -111,3 +111,19 @@ def test_the_cooling_heap_holds_at_most_one_entry_per_key(clock: FakeClock, stra
         label = one_request(pool)
         assert label != first.label
     assert len(pool._cooling) <= len(pool)
+
+
+def test_a_key_disabled_through_one_pool_is_never_picked_by_another_of_its_scope(clock: FakeClock) -> None:
+    ks = keys(3)
+    a = KeyPool(ks, clock=clock, scope="openai https://shared:443")
+    b = KeyPool(ks, clock=clock, scope="openai https://shared:443", strategy="round_robin", on_exhausted="send")
+    flow = Drive(a, PROVIDER)
+    assert flow.first().label == "k0"
+    flow.failed(Observation(401, {}, b'{"error": {"code": "invalid_api_key"}}'))
+    flow.succeeded(200, {})
+    flow.release()
+    picked = {one_request(b) for _ in range(30)}
+    assert picked == {"k1", "k2"}
+    for key in ks[1:]:  # even when every other key cools, the fallback never takes a disabled key
+        b._cool(b._entries[ks.index(key)], Failure.RATE_LIMITED, 60.0, True, clock(), None, "openai", "")
+    assert one_request(b) in ("k1", "k2")

@@ -157,6 +157,7 @@ def attempts(
     entry = pool._select(
         tried, events, name, path(), request.model if shared.model_cooling else None, demand, not admitting
     )
+    _picked(entry, name, request)
     flush()
     if entry is None and admitting and not pool._all_disabled():
         # Admission: every key is spent. Wait (no lease held, no lock) for a reserved unit, or reject.
@@ -180,6 +181,7 @@ def attempts(
                 pool._unreserve(reserved, demand)
                 raise
             entry = pool._claim(reserved, demand)
+            _picked(entry, name, request)
     if entry is None:
         raise NoUsableKeyError(name, pool._disabled())
     lease: Lease | None = Lease(pool, entry)
@@ -187,8 +189,6 @@ def attempts(
         while True:
             assert lease is not None
             tried.add(entry.index)
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("%s %s: using key %s", name, request.path, entry.key.label)
             try:
                 sent = yield entry.key
                 assert sent is not None, "the flow's attempts are answered with an Observation"
@@ -255,6 +255,7 @@ def attempts(
             lease.release()
             lease = None
             nxt = pool._select(tried, events, name, path(), request.model if shared.model_cooling else None)
+            _picked(nxt, name, request)
             if nxt is None:
                 headers = _retry_headers(pool, verdict, history, name, model)
                 if events is not None:
@@ -284,6 +285,12 @@ def attempts(
     finally:
         if lease is not None:
             lease.release()  # any exit the flow did not hand the lease on: an exception, close(), a raising hook
+
+
+def _picked(entry: _Entry | None, name: str, request: RequestFacts) -> None:
+    """DEBUG: the key an attempt took, logged right after the pick (before any listener runs)."""
+    if entry is not None and log.isEnabledFor(logging.DEBUG):
+        log.debug("%s %s: using key %s", name, request.path, entry.key.label)
 
 
 def _classify(provider: Provider, observation: Observation) -> Verdict:
