@@ -492,3 +492,30 @@ def test_status_reads_the_shared_state_of_a_real_redis(
 
 
 __all__ = ["redis_server"]  # the fixture, re-exported so pytest finds it here
+
+
+def test_keys_show_shared_health_when_state_is_configured(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import byok_client.cli as cli
+    from byok_client import Key
+
+    class State:
+        def snapshot(self) -> list[dict[str, Any]]:
+            return [
+                {"scope": "openai https://api.openai.com:443", "fingerprint": Key(GOOD).fingerprint, "model": "gpt-4o",
+                 "state": "cooling", "cooling_for": 12.0, "reason": "rate_limited", "requests": 1, "failures": {}},
+                {"scope": "anthropic https://api.anthropic.com:443", "fingerprint": Key(LIMITED).fingerprint,
+                 "model": None, "state": "disabled", "cooling_for": 0, "reason": "invalid_key", "requests": 1,
+                 "failures": {}},
+            ]  # fmt: skip
+
+    monkeypatch.setattr(cli, "_state_opener", lambda url: State())
+    monkeypatch.setenv("OPENAI_API_KEYS", f"{GOOD},{LIMITED}")
+    monkeypatch.setenv("BYOK_STATE_URL", "redis://127.0.0.1:1")  # loopback, nothing listens: never the network
+    assert cli.main(["keys", "--json"]) == 0
+    states = [row["state"] for row in json.loads(capsys.readouterr().out)]
+    assert states == ["gpt-4o: cooling 12 s (rate_limited)", "ready (no shared record yet)"]  # scope is per provider
+    monkeypatch.setattr(cli, "_state_opener", None)  # the real backend: not installed on this branch, or no server
+    assert cli.main(["keys", "--json"]) == 0
+    assert all(row["state"].startswith("configured (shared state ") for row in json.loads(capsys.readouterr().out))

@@ -15,6 +15,7 @@ or a missing dependency (a one-line error, never a traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -126,6 +127,7 @@ def _gather(args: argparse.Namespace) -> tuple[list[ProviderKeys], Any]:
 
 def _keys(args: argparse.Namespace) -> int:
     found, _ = _gather(args)
+    health = _shared_health(args)
     rows: list[dict[str, Any]] = []
     for entry in found:
         if not entry.keys:
@@ -134,9 +136,45 @@ def _keys(args: argparse.Namespace) -> int:
                  "state": entry.passthrough()}
             )  # fmt: skip
         for key in entry.keys:
-            rows.append(_key_row(key, "configured"))
+            rows.append(_key_row(key, health(key)))
     emit(rows, _KEY_COLUMNS, as_json=args.json, title="byok keys", empty="no keys configured for any provider")
     return 0
+
+
+def _shared_health(args: argparse.Namespace) -> Callable[[KeyInfo], str]:
+    """A key's state from the shared state backend when one is configured, else "configured"; never fails the
+    listing (a backend that cannot be read is named in the state)."""
+    args.state = None
+    url = _state_url(args)
+    if url is None:
+        return lambda key: "configured"
+    try:
+        snapshot = list(_open_state(url).snapshot())
+    except Exception as exc:
+        why = "backend not installed" if isinstance(exc, _Missing) else f"unreadable: {type(exc).__name__}"
+        unread = f"configured (shared state {why})"
+        return lambda key: unread
+
+    def state(key: KeyInfo) -> str:
+        records = [
+            r for r in snapshot
+            if r.get("fingerprint") == key.fingerprint and str(r.get("scope", "")).split(" ", 1)[0] == key.provider
+        ]  # fmt: skip
+        if not records:
+            return "ready (no shared record yet)"
+        parts = []
+        for record in records:
+            text = str(record.get("state"))
+            if record.get("state") == "cooling":
+                text += f" {float(record.get('cooling_for') or 0):.0f} s"
+            if record.get("reason") and record.get("state") != "ready":
+                text += f" ({record['reason']})"
+            if record.get("model"):
+                text = f"{record['model']}: {text}"
+            parts.append(text)
+        return "; ".join(parts)
+
+    return state
 
 
 _KEY_COLUMNS = [
@@ -422,6 +460,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         return _COMMANDS[args.command](args)
+    except BrokenPipeError:  # `byok keys | head`: the reader left; say nothing more
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else 0
     except KeyboardInterrupt:
