@@ -189,6 +189,23 @@ class _Pooled:
     _inner: Any
     _async: bool = False
 
+    def __init__(
+        self,
+        provider: str | Provider,
+        *,
+        api_keys: Iterable[str | Key] | None = None,
+        key_pool: KeyPool | None = None,
+        base_url: str | None = None,
+        transport: Any = None,
+        on_event: EventCallback | Sequence[EventCallback] | None = None,
+        settings: Settings | None = None,
+        config: ConfigPath | None = None,
+        strategy: Any = None,
+    ) -> None:
+        chosen = _provider(provider, _base({"base_url": base_url}))
+        resolved = resolve_keys(chosen, api_keys, key_pool, settings, config, strategy)
+        self._setup(chosen, resolved, _base({"base_url": base_url}), transport, on_event)
+
     def _setup(
         self,
         chosen: Provider,
@@ -291,23 +308,6 @@ class KeyPoolTransport(_Pooled, _SyncBases):
         made: Self = _new(cls, KeyPoolTransport, provider, kwargs)
         return made
 
-    def __init__(
-        self,
-        provider: str | Provider,
-        *,
-        api_keys: Iterable[str | Key] | None = None,
-        key_pool: KeyPool | None = None,
-        base_url: str | None = None,
-        transport: Any = None,
-        on_event: EventCallback | Sequence[EventCallback] | None = None,
-        settings: Settings | None = None,
-        config: ConfigPath | None = None,
-        strategy: Any = None,
-    ) -> None:
-        chosen = _provider(provider, _base({"base_url": base_url}))
-        resolved = resolve_keys(chosen, api_keys, key_pool, settings, config, strategy)
-        self._setup(chosen, resolved, _base({"base_url": base_url}), transport, on_event)
-
     def handle_request(self, request: Any) -> Any:
         """Send ``request``: with the pool's keys and failover when it goes to the pool's origin."""
         return _sync_send(self._inner.handle_request, request, self._binding)
@@ -339,23 +339,6 @@ class AsyncKeyPoolTransport(_Pooled, _AsyncBases):
     def __new__(cls, provider: str | Provider, *args: Any, **kwargs: Any) -> Self:
         made: Self = _new(cls, AsyncKeyPoolTransport, provider, kwargs)
         return made
-
-    def __init__(
-        self,
-        provider: str | Provider,
-        *,
-        api_keys: Iterable[str | Key] | None = None,
-        key_pool: KeyPool | None = None,
-        base_url: str | None = None,
-        transport: Any = None,
-        on_event: EventCallback | Sequence[EventCallback] | None = None,
-        settings: Settings | None = None,
-        config: ConfigPath | None = None,
-        strategy: Any = None,
-    ) -> None:
-        chosen = _provider(provider, _base({"base_url": base_url}))
-        resolved = resolve_keys(chosen, api_keys, key_pool, settings, config, strategy)
-        self._setup(chosen, resolved, _base({"base_url": base_url}), transport, on_event)
 
     async def handle_async_request(self, request: Any) -> Any:
         """Send ``request``: with the pool's keys and failover when it goes to the pool's origin."""
