@@ -106,3 +106,75 @@ def test_every_key_cooling_for_a_model_still_sends_to_the_one_ready_soonest(cloc
     assert not isinstance(step, Key)  # both cool for model-a: give up, with the provider's wait
     assert 28_000 <= int(step.headers["retry-after-ms"]) <= 29_000
     assert request(pool, "model-b") == ["k0"]
+
+
+class Counting(PerModel):
+    """Counts the times the request's model is read."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def request_model(self, path: str, body: bytes) -> str | None:
+        self.reads += 1
+        return super().request_model(path, body)
+
+
+def served(pool: KeyPool, provider: Counting, model: str, headers: Mapping[str, str]) -> str:
+    flow = Drive(pool, provider, "/v1/chat/completions", body(model))
+    label = flow.first().label
+    flow.succeeded(200, headers)
+    flow.release()
+    return label
+
+
+FAR = {
+    "x-ratelimit-limit-requests": "10000",
+    "x-ratelimit-remaining-requests": "9990",
+    "x-ratelimit-reset-requests": "60ms",
+    "x-ratelimit-limit-tokens": "2000000",
+    "x-ratelimit-remaining-tokens": "1999000",
+    "x-ratelimit-reset-tokens": "30ms",
+}
+
+
+def test_a_reading_far_from_the_limit_is_kept_key_wide_without_reading_the_model(clock: FakeClock) -> None:
+    provider = Counting()
+    pool = pool_of(clock)
+    for _ in range(5):
+        served(pool, provider, "model-a", FAR)
+    assert provider.reads == 0  # the common case: the body is never scanned
+    health = pool._entries[0].health
+    assert health.remaining_requests == 9990 and health.remaining_tokens == 1999000
+    assert not health.models
+    assert not pool._budgets.keeps(pool._entries[0].key)
+
+
+def test_a_reading_near_the_limit_is_kept_per_model_and_learned(clock: FakeClock) -> None:
+    provider = Counting()
+    pool = pool_of(clock)
+    near = {**FAR, "x-ratelimit-remaining-requests": "20"}
+    assert served(pool, provider, "model-a", near) == "k0"
+    assert provider.reads == 1
+    health = pool._entries[0].health
+    assert health.models is not None and health.models["model-a"].remaining_requests == 20
+    assert pool._budgets.keeps(pool._entries[0].key)  # (10000 - 20 - 1) / 0.06 s: a refill rate to keep
+    # from now on every reading of that key is read per model, however far from the limit
+    served(pool, provider, "model-b", FAR)
+    assert provider.reads == 2
+    assert health.models is not None and health.models["model-b"].remaining_requests == 9990
+
+
+def test_the_margin_grows_with_the_requests_in_flight(clock: FakeClock) -> None:
+    provider = Counting()
+    pool = pool_of(clock)
+    reading = {**FAR, "x-ratelimit-remaining-requests": "40"}  # far for one request in flight...
+    served(pool, provider, "model-a", reading)
+    assert provider.reads == 0
+    busy = [Drive(pool, provider, "/v1/chat/completions", body("model-a")) for _ in range(6)]
+    for flow in busy:
+        flow.first()
+    # ...near with 7 in flight (32 + 2 x 7 > 40): the reading may be stale by the others' requests
+    served(pool, provider, "model-a", reading)
+    assert provider.reads == 1
+    for flow in busy:
+        flow.flow.close()

@@ -52,6 +52,7 @@ __all__ = [
     "Wait",
     "budgets_for",
     "estimate_tokens",
+    "far_from_limit",
 ]
 
 OnExhausted = Literal["wait", "fail", "send"]
@@ -63,6 +64,23 @@ DEFAULT_OUTPUT_TOKENS = 256
 _OUTPUT = re.compile(rb'"(?:max_tokens|max_completion_tokens|max_output_tokens|maxOutputTokens)"\s*:\s*([0-9]{1,9})')
 _SCAN_LIMIT = 1 << 16  # the output allowance sits near the top of the body; never scan megabytes for it
 _RATE_DECAY = 0.999  # per reading: a lowered limit is followed within a few hundred readings
+
+
+FAR_REQUESTS = 32
+"""A reading with at least this many requests left (plus two per request in flight) is far from the limit."""
+FAR_TOKENS = 64 * DEFAULT_OUTPUT_TOKENS
+"""Likewise for tokens (plus two output allowances per request in flight)."""
+
+
+def far_from_limit(limits: tuple[int | None, int | None, float | None, float | None], in_flight: int) -> bool:
+    """Whether a success's reading is far from the key's limit, so it can change no decision: nothing cools, no
+    bucket is due to be learned yet. The pool then skips the per-model reading and the budget arithmetic (the
+    request's model is not even read): the success path's common case."""
+    requests, tokens = limits[0], limits[1]
+    margin = 2 * in_flight
+    return (requests is None or requests >= FAR_REQUESTS + margin) and (
+        tokens is None or tokens >= FAR_TOKENS + margin * DEFAULT_OUTPUT_TOKENS
+    )
 
 
 def estimate_tokens(body: bytes) -> int:
@@ -88,8 +106,11 @@ class Demand:
     def model(self) -> str | None:
         model = self._model
         if model is False:
-            model = self._model = self._read_model() if self._read_model is not None else None
+            model = self._model = self._find_model()
         return model if isinstance(model, str) else None
+
+    def _find_model(self) -> str | None:
+        return self._read_model() if self._read_model is not None else None
 
     @property
     def tokens(self) -> int:
@@ -161,10 +182,11 @@ _Learned = dict[tuple[str, str | None, str], Bucket]
 class Budgets:
     """Every key's buckets in one scope (shared by its pools; used under the scope's lock)."""
 
-    __slots__ = ("__weakref__", "_configured", "_learned", "_peaks", "active")
+    __slots__ = ("__weakref__", "_configured", "_kept", "_learned", "_peaks", "active")
 
     def __init__(self) -> None:
         self._learned: _Learned = {}
+        self._kept: set[str] = set()  # digests of the keys with a learned bucket (for any model)
         self._peaks: dict[tuple[str, str | None, str], int] = {}
         self._configured: dict[tuple[str, str], Bucket] = {}
         self.active = False  # any bucket at all: the hot path skips everything while False
@@ -268,6 +290,7 @@ class Budgets:
                         wait = max(wait, reset)  # a limit of 1: the next unit is the full bucket
                     continue  # a nearly full bucket says nothing of its refill rate yet
                 bucket = self._learned[slot] = Bucket(limit, bound, float(remaining), now)
+                self._kept.add(key._digest)
                 self.active = True
             else:
                 if limit != bucket.capacity:
@@ -284,8 +307,13 @@ class Budgets:
             wait = max(wait, bucket.wait(1.0, now))
         return wait
 
+    def keeps(self, key: Key) -> bool:
+        """Whether a bucket is learned for ``key`` (for any model)."""
+        return key._digest in self._kept
+
     def forget(self) -> None:
         self._learned.clear()
+        self._kept.clear()
         self._configured.clear()
         self._peaks.clear()
         self.active = False

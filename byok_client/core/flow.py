@@ -31,18 +31,21 @@ __all__ = ["Done", "Flow", "GiveUp", "Lease", "Reject", "RequestFacts", "Wait", 
 log = logging.getLogger("byok_client")
 
 
-class RequestFacts:
-    """What the decision needs to know of a request, read lazily: its path (for events) and its model (from the
-    already-read body or the URL path, by the provider)."""
+class RequestFacts(Demand):
+    """What the decision needs to know of a request, read lazily: its path (for events), its model (from the
+    already-read body or the URL path, by the provider) and, as a ``Demand``, what it asks of a budget."""
 
-    __slots__ = ("_model", "_path", "body", "provider", "url")
+    __slots__ = ("_path", "provider", "url")
 
     def __init__(self, provider: Provider, url: Any = "", body: bytes = b"") -> None:
+        super().__init__(body)
         self.provider = provider
         self.url = url
-        self.body = body
         self._path: str | None = None
-        self._model: str | bool | None = False  # False: not read yet
+
+    @property
+    def body(self) -> bytes:
+        return self._body
 
     @property
     def path(self) -> str:
@@ -52,17 +55,12 @@ class RequestFacts:
             path = self._path = url if isinstance(url, str) else str(url.path)
         return path
 
-    @property
-    def model(self) -> str | None:
-        model = self._model
-        if model is False:
-            try:
-                read = getattr(self.provider, "request_model", None)
-                model = read(self.path, self.body) if read is not None else None
-            except Exception:  # reading the model is a hint; it must never fail a request
-                model = None
-            self._model = model
-        return model if isinstance(model, str) else None
+    def _find_model(self) -> str | None:
+        try:
+            read = getattr(self.provider, "request_model", None)
+            return read(self.path, self._body) if read is not None else None
+        except Exception:  # reading the model is a hint; it must never fail a request
+            return None
 
 
 class Lease:
@@ -142,23 +140,15 @@ def attempts(
     history: list[Attempt] = []
     tried: set[int] = set()
     shared = pool._shared
-
-    def flush() -> None:
-        if events:
-            batch = events[:]
-            events.clear()
-            deliver(batch, listeners)
-
-    def path() -> str:
-        return request.path if events is not None else ""
-
-    demand = Demand(request.body, lambda: request.model)
+    where = request.path if events is not None else ""  # the path, for events only
+    demand = request
     admitting = pool._on_exhausted != "send"
     entry = pool._select(
-        tried, events, name, path(), request.model if shared.model_cooling else None, demand, not admitting
+        tried, events, name, where, request.model if shared.model_cooling else None, demand, not admitting
     )
     _picked(entry, name, request)
-    flush()
+    if events:
+        _flush(events, deliver, listeners)
     if entry is None and admitting and not pool._all_disabled():
         # Admission: every key is spent. Wait (no lease held, no lock) for a reserved unit, or reject.
         deadline = pool._clock() + pool._max_wait
@@ -169,7 +159,9 @@ def attempts(
                 break
             if isinstance(step, Reject):
                 # per request: DEBUG (the episode is what PoolCapacityLow reports at WARNING)
-                log.debug("%s %s: no key has budget for %.3f s: rejected client-side", name, path(), step.retry_after)
+                log.debug(
+                    "%s %s: no key has budget for %.3f s: rejected client-side", name, request.path, step.retry_after
+                )
                 return step
             reserved, seconds = step
             if seconds < 0:
@@ -204,24 +196,27 @@ def attempts(
                     from ..events import AttemptCompleted
 
                     outcome = "cancelled" if not isinstance(exc, Exception) else "error"
-                    events.append(AttemptCompleted(name, entry.key.label, None, None, path(), None, 0, outcome))
-                    flush()
+                    events.append(AttemptCompleted(name, entry.key.label, None, None, where, None, 0, outcome))
+                    if events:
+                        _flush(events, deliver, listeners)
                 raise
             status = observation.status
             if status < 400:
                 view = observation.limit_view or observation.headers
                 limits = _limits(provider, view)
-                model = request.model if limits is not None and pool._cooldown_scope == "model" else None
-                caps = _caps(provider, view) if limits is not None else None
-                pool._record_success(entry, limits, events, name, path(), model, caps)
+                learn = limits is not None and pool._learns(entry, limits)
+                model = request.model if learn and pool._cooldown_scope == "model" else None
+                caps = _caps(provider, view) if learn else None
+                pool._record_success(entry, limits, events, name, where, model, caps, learn)
                 if history:  # only a request that failed over keeps a history (read when all keys fail)
                     history.append(Attempt(entry.key.label, status, None))
                 provider.on_success(observation.headers, entry.key)
                 if events is not None:
                     from ..events import AttemptCompleted
 
-                    events.append(AttemptCompleted(name, entry.key.label, None, None, path(), None, status))
-                    flush()
+                    events.append(AttemptCompleted(name, entry.key.label, None, None, where, None, status))
+                    if events:
+                        _flush(events, deliver, listeners)
                 done, lease = Done(lease, history), None
                 return done
             verdict = _classify(provider, observation)
@@ -242,19 +237,20 @@ def attempts(
 
                 events.append(
                     AttemptCompleted(
-                        name, entry.key.label, verdict.failure, None, path(), None, status, str(verdict.failure)
+                        name, entry.key.label, verdict.failure, None, where, None, status, str(verdict.failure)
                     )
                 )
             if not verdict.failure.blames_key:
                 lease.release()
-                flush()
+                if events:
+                    _flush(events, deliver, listeners)
                 return GiveUp(verdict, {}, history)
             limits = _limits(provider, observation.headers)
             model = request.model if pool._cooldown_scope == "model" else None
-            pool._record_failure(entry, verdict, limits, events, name, path(), model)
+            pool._record_failure(entry, verdict, limits, events, name, where, model)
             lease.release()
             lease = None
-            nxt = pool._select(tried, events, name, path(), request.model if shared.model_cooling else None)
+            nxt = pool._select(tried, events, name, where, request.model if shared.model_cooling else None)
             _picked(nxt, name, request)
             if nxt is None:
                 headers = _retry_headers(pool, verdict, history, name, model)
@@ -262,8 +258,9 @@ def attempts(
                     from ..events import PoolExhausted
 
                     wait = headers.get("retry-after-ms")
-                    events.append(PoolExhausted(name, path(), tuple(history), int(wait) / 1000 if wait else None))
-                flush()
+                    events.append(PoolExhausted(name, where, tuple(history), int(wait) / 1000 if wait else None))
+                if events:
+                    _flush(events, deliver, listeners)
                 return GiveUp(verdict, headers, history)
             log.info(
                 "%s: key %s failed (%s, HTTP %d); retrying with key %s",
@@ -277,14 +274,21 @@ def attempts(
                 from ..events import FailedOver
 
                 events.append(
-                    FailedOver(name, entry.key.label, verdict.failure, None, path(), None, nxt.key.label, status)
+                    FailedOver(name, entry.key.label, verdict.failure, None, where, None, nxt.key.label, status)
                 )
-            flush()
+            if events:
+                _flush(events, deliver, listeners)
             entry = nxt
             lease = Lease(pool, entry)
     finally:
         if lease is not None:
             lease.release()  # any exit the flow did not hand the lease on: an exception, close(), a raising hook
+
+
+def _flush(events: list[PoolEvent], deliver: Any, listeners: Sequence[EventCallback]) -> None:
+    batch = events[:]
+    events.clear()
+    deliver(batch, listeners)
 
 
 def _picked(entry: _Entry | None, name: str, request: RequestFacts) -> None:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from .._errors import ByokConfigError
 from ..events import PoolEvent  # plain dataclasses: cheap, and annotations resolve at run time
 from ..stats import KeyStatus
-from .budget import Budgets, CapacityMonitor, Demand, Reject, budgets_for
+from .budget import Budgets, CapacityMonitor, Demand, Reject, budgets_for, far_from_limit
 from .health import Health, ModelHealth
 from .keys import Key
 from .policy import FailoverPolicy, Failure, Verdict
@@ -33,6 +33,7 @@ Limits = tuple[int | None, int | None, float | None, float | None]
 CooldownScope = Literal["model", "key"]
 
 _PLENTY = float(2**62)
+_NONE: frozenset[int] = frozenset()
 log = logging.getLogger("byok_client")
 
 
@@ -90,6 +91,7 @@ class PoolState:
         self._saturated: set[int] = set()
         self._pending_release: list[_Entry] = []  # appended by finalizers of streams nobody closed
         self._disabled_count = 0
+        self._ceilings = False  # any key with a configured rpm / tpm / rpd
         self._budgets: Budgets = budgets_for(self._shared)
         self._capacity = CapacityMonitor()
 
@@ -142,6 +144,7 @@ class PoolState:
                 entries.append(_Entry(key, health, index))
             self._entries = tuple(entries)
             self._by_digest = {e.key._digest: e for e in entries}
+            self._ceilings = any(k.rpm is not None or k.tpm is not None or k.rpd is not None for k in keys)
             if self._scope is None:  # a private scope: its health lives in the entries
                 for e in entries:
                     self._shared.health[e.key._digest] = e.health
@@ -335,16 +338,24 @@ class PoolState:
             return self._select_custom(self._selector, tried, events, provider, path, model, demand, fallback)
         now = self._clock()
         with self._lock:
-            self._wake(now, events, provider, path)
+            if (
+                self._pending_release
+                or self._shared.revived != self._revived_seen
+                or (self._cooling and self._cooling[0][0] <= now)
+            ):
+                self._wake(now, events, provider, path)
+            capacity = self._capacity
             if not tried:
-                self._capacity.offer(now)
-            if self._capacity.due(now):
+                capacity.offer(now)
+            if capacity.due(now):
                 self._check_capacity(now, model, events, provider)
-            cooling = self._model_skip(model, now, events, provider, path)
+            cooling = self._model_skip(model, now, events, provider, path) if model is not None else _NONE
             skip = tried | cooling if cooling else tried
+            if demand is not None and not self._budgets.active and not self._ceilings:
+                demand = None  # no budget applies to any key: nothing to charge or check
             usable, dropped = self._usable_now(now, demand)
             index = self._selector.pick(skip, usable, cooling)
-            budget_model = self._budget_model(demand)
+            budget_model = self._budget_model(demand) if demand is not None else None
             while index is not None and budget_model is not None:
                 # the pick has key-wide budget; out of budget for this model, it cools for the model only
                 wait = self._budgets.wait(self._entries[index].key, budget_model, demand, now)
@@ -354,12 +365,13 @@ class PoolState:
                 cooling = cooling | {index}
                 skip = skip | {index}
                 index = self._selector.pick(skip, usable, cooling)
-            self._settle(dropped, now, demand)
+            if dropped:
+                self._settle(dropped, now, demand)
             chosen = self._entries[index] if index is not None else None
             if chosen is None and not tried and fallback:
                 chosen = self._fallback(model, now)
             if chosen is not None and demand is not None:
-                self._budgets.take(chosen.key, self._budget_model(demand), demand, now)
+                self._budgets.take(chosen.key, budget_model, demand, now)
             return self._take(chosen, now) if chosen is not None else None
 
     def _select_custom(
@@ -454,7 +466,9 @@ class PoolState:
         h = entry.health
         if h.in_flight > 0:
             h.in_flight -= 1
-        if (self._saturated or self._selector.wants_touch) and self._current(entry):
+        if not self._saturated and not self._selector.wants_touch:
+            return
+        if self._current(entry):
             i = entry.index
             if i in self._saturated:
                 self._saturated.discard(i)
@@ -474,7 +488,10 @@ class PoolState:
         path: str = "",
         model: str | None = None,
         caps: tuple[int | None, int | None] | None = None,
+        learn: bool = True,
     ) -> None:
+        """A success on ``entry``, with the response's rate-limit reading (``learn=False``: a reading
+        ``_learns`` found far from the limit, kept key-wide only)."""
         now = self._clock()
         with self._lock:
             h = entry.health
@@ -482,12 +499,19 @@ class PoolState:
             h.record(now, None)
             self._capacity.serve(now)
             if limits is not None:
-                self._apply_limits(entry, limits, now, events, provider, path, model, caps)
+                self._apply_limits(entry, limits, now, events, provider, path, model, caps, learn)
         shared = self._shared
         if shared.backend is not None:
             shared.flush()
             shared.backend.count(shared.name or "", entry.key.fingerprint, "requests")
             shared.backend.count(shared.name or "", entry.key.fingerprint, "successes")
+
+    def _learns(self, entry: _Entry, limits: Limits) -> bool:
+        """Whether a success's reading needs the full treatment (the request's model, the limits' sizes, budget
+        learning): a key with per-model state or a learned bucket always does; otherwise only a reading near the
+        limit (``far_from_limit``). Read without the lock: a hint, and either answer is safe."""
+        h = entry.health
+        return bool(h.models) or self._budgets.keeps(entry.key) or not far_from_limit(limits, h.in_flight)
 
     def _apply_limits(
         self,
@@ -499,16 +523,18 @@ class PoolState:
         path: str,
         model: str | None,
         caps: tuple[int | None, int | None] | None = None,
+        learn: bool = True,
     ) -> None:
         """Remember what the provider reported and learn the key's budget from it; a key with no requests (or
         tokens) left cools until its next unit has refilled (not until its bucket is full again: the reset
-        headers say that), before it ever gets a 429 (for the request's model, where limits are per model)."""
+        headers say that), before it ever gets a 429 (for the request's model, where limits are per model).
+        ``learn=False``: only the key-wide reading is kept (see ``_learns``)."""
         h = entry.health
         requests, tokens, requests_reset, tokens_reset = limits
         h.remaining_requests, h.remaining_tokens = requests, tokens
         h.requests_reset_at = now + requests_reset if requests_reset is not None else None
         h.tokens_reset_at = now + tokens_reset if tokens_reset is not None else None
-        per_model = model is not None and self._cooldown_scope == "model"
+        per_model = learn and model is not None and self._cooldown_scope == "model"
         if per_model:
             assert model is not None
             m = h.model(model)
@@ -528,6 +554,10 @@ class PoolState:
                     tokens_reset=shared.to_wall(h.tokens_reset_at) if h.tokens_reset_at is not None else None,
                 )
             )
+        if not learn:
+            if self._selector.wants_touch and self._current(entry):
+                self._selector.touch(entry.index)
+            return
         others = max(h.in_flight - 1, 0)
         wait = self._budgets.observe(entry.key, model if per_model else None, limits, caps, others, now)
         if wait > 0:

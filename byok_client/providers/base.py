@@ -232,8 +232,11 @@ _JSON_NESTED = re.compile(rb'(?:[^"{}\[\]]++|' + _JSON_STRING + rb")*+", re.DOTA
 _JSON_STRING_AT = re.compile(_JSON_STRING, re.DOTALL)
 _JSON_TOP = re.compile(_JSON_STRING + rb"|[{}\[\]\"]", re.DOTALL)  # a string literal or a bracket
 _JSON_SPACE = b" \t\n\r"
+_CONTROL = re.compile(rb"[\x00-\x1f]")  # not allowed raw in a JSON string
+_PLAIN_VALUE = re.compile(rb'[ \t\n\r]*:[ \t\n\r]*"([^"\\\x00-\x1f]*)"')  # after a key: a string without escapes
 
 
+_QUOTED: dict[str, bytes] = {}  # name -> its JSON-quoted bytes (a handful of names in practice)
 _MAX_CANDIDATES = 8  # more occurrences of the key than this: one linear scan instead of one check each
 
 
@@ -248,21 +251,42 @@ def json_top_level_string(body: object, name: str) -> str | None:
 
     Returns None when the body is not a JSON object (empty, multipart, an array), has no such key at the top, or
     its value is not a string; for malformed JSON the answer is None or a best guess. Never raises."""
-    if not isinstance(body, bytes | bytearray) or not body or not isinstance(name, str):
+    if type(body) is bytes:
+        data = body
+    elif isinstance(body, bytes | bytearray):
+        data = bytes(body)
+    else:
         return None
-    data = bytes(body)
+    if not data or not isinstance(name, str):
+        return None
     size = len(data)
-    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0  # a UTF-8 byte-order mark
-    while start < size and data[start] in _JSON_SPACE:
-        start += 1
-    if not data.startswith(b"{", start):
-        return None
+    start = 0
+    if data[0] != 0x7B:  # "{": else a byte-order mark or leading whitespace
+        start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+        while start < size and data[start] in _JSON_SPACE:
+            start += 1
+        if not data.startswith(b"{", start):
+            return None
     end = size
     while end > start and data[end - 1] in _JSON_SPACE:
         end -= 1
-    wanted = json.dumps(name).encode()
-    candidates: list[int] = []
+    wanted = _QUOTED.get(name)
+    if wanted is None:
+        wanted = json.dumps(name).encode()
+        if len(_QUOTED) < 64:
+            _QUOTED[name] = wanted
     at = data.find(wanted, start)
+    if at != -1 and data.find(wanted, at + 1) == -1 and data[at - 1] != 0x5C:
+        # The usual case, one occurrence: a key if a colon follows, top-level if the brackets say so.
+        value = _PLAIN_VALUE.match(data, at + len(wanted))
+        if value is not None:
+            depth = _depth_change(data, start, at) if at - start <= end - at else _depth_change(data, at, end)
+            if depth == (1 if at - start <= end - at else -1):
+                try:
+                    return value.group(1).decode()
+                except UnicodeDecodeError:
+                    return None
+    candidates: list[int] = []
     while at != -1 and len(candidates) <= _MAX_CANDIDATES:
         if _unescaped(data, at) and _after_colon(data, at + len(wanted)) is not None:
             candidates.append(at)
@@ -306,7 +330,15 @@ def _string_at(data: bytes, pos: int) -> str | None:
     if not data.startswith(b'"', pos):
         return None
     literal = _JSON_STRING_AT.match(data, pos)
-    return _json_string(literal.group()) if literal is not None else None
+    if literal is None:
+        return None
+    text = literal.group()
+    if b"\\" not in text and _CONTROL.search(text) is None:  # no escapes: the UTF-8 between the quotes is it
+        try:
+            return text[1:-1].decode()
+        except UnicodeDecodeError:
+            return None
+    return _json_string(text)
 
 
 def _depth_change(data: bytes, start: int, stop: int) -> int | None:

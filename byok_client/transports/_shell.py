@@ -167,12 +167,20 @@ def _mark(headers: Any, label: str) -> None:
         headers[KEY_HEADER] = label
 
 
+_LIBRARIES: dict[type, Any] = {}
+
+
 def _library(obj: object) -> Any:
     """The HTTP library (httpx or httpx2 module) an object comes from: already imported, since it made it."""
-    for cls in type(obj).__mro__:
-        root = cls.__module__.split(".")[0]
+    cls = type(obj)
+    found = _LIBRARIES.get(cls)
+    if found is not None:
+        return found
+    for base in cls.__mro__:
+        root = base.__module__.split(".")[0]
         if root in ("httpx", "httpx2"):
-            return sys.modules[root]
+            found = _LIBRARIES[cls] = sys.modules[root]
+            return found
     raise TypeError(f"not an httpx or httpx2 object: {type(obj).__name__}")
 
 
@@ -238,7 +246,10 @@ def _give_back(response: Any, raw: bytes, step: GiveUp, key: Key) -> Any:
 def _succeeded(response: Any, key: Key, done: Done, is_async: bool) -> Any:
     _mark(response.headers, key.label)
     # One fewer in flight when the body is consumed or closed; the stream itself is untouched.
-    response.stream = _releasing_class(_library(response), is_async)(response.stream, done.lease)
+    cls = _RELEASING_BY_TYPE.get((type(response), is_async))
+    if cls is None:
+        cls = _RELEASING_BY_TYPE[(type(response), is_async)] = _releasing_class(_library(response), is_async)
+    response.stream = cls(response.stream, done.lease)
     return response
 
 
@@ -490,6 +501,7 @@ class ReleasingStream:
 
 
 _RELEASING: dict[tuple[str, bool], type[ReleasingStream]] = {}
+_RELEASING_BY_TYPE: dict[tuple[type, bool], type[ReleasingStream]] = {}
 
 
 def _releasing_class(library: Any, is_async: bool) -> type[ReleasingStream]:
