@@ -67,11 +67,12 @@ def fresh_keys(server: ServerProcess) -> list[str]:
 
 def drain(server: ServerProcess, values: list[str]) -> None:
     """Empty each key's bucket with raw requests just before the arrivals start, so a run measures the sustained
-    rate, not the burst allowance of full buckets."""
+    rate, not the burst allowance of full buckets: each key is sent to until the provider answers 429 (a fixed
+    count would leave what refilled meanwhile, and the run would start with that burst in hand)."""
 
     def one(value: str) -> None:
         raw = openai.OpenAI(api_key=value, base_url=server.url + "/v1", max_retries=0)
-        for _ in range(PER_KEY):
+        for _ in range(20 * PER_KEY):
             try:
                 raw.chat.completions.create(model="m", messages=MESSAGES)
             except openai.RateLimitError:

@@ -83,12 +83,24 @@ STRATEGIES = ("ordered", "round_robin", "weighted", "random", "least_loaded")
 COOLDOWN_SCOPES = ("model", "key")
 """``cooldown_scope``: a rate limit cools the key for that model only, or the whole key."""
 
+ON_EXHAUSTED_MODES = ("wait", "fail", "send")
+"""``on_exhausted``: what a request does when every key is spent (see ``KeyPool``)."""
+
 # The fields each part of a file may hold; anything else is a typo and an error.
 _TOP_FIELDS = ("on_http_request", "providers", "only_allow_configured_providers", "environments", "state")
 _ACTION_FIELDS = ("type", "config")
 _BLOCK_FIELDS = ("providers", "only_allow_configured_providers")
 _ENV_FIELDS = ("providers", "only_allow_configured_providers", "state")
-_PROVIDER_FIELDS = ("id", "api_keys", "api_key_selection", "cooldown_scope", "allowed_origins", "max_cooldown")
+_PROVIDER_FIELDS = (
+    "id",
+    "api_keys",
+    "api_key_selection",
+    "cooldown_scope",
+    "allowed_origins",
+    "max_cooldown",
+    "on_exhausted",
+    "max_wait",
+)
 _KEY_FIELDS = ("value", "rpm", "tpm", "rpd")
 _SELECTION_FIELDS = ("strategy",)
 
@@ -140,7 +152,8 @@ class ProviderEntry:
 
     ``cooldown_scope`` is ``"model"`` or ``"key"``; ``allowed_origins`` are normalised ``scheme://host[:port]``
     origins managed keys may go to (lower-case, default ports left out: ``normalise_origin``); ``max_cooldown`` caps
-    any cooldown, in seconds."""
+    any cooldown, in seconds; ``on_exhausted`` (``"wait"``, ``"fail"`` or ``"send"``) and ``max_wait`` (seconds) say
+    what a request does when every key is spent."""
 
     id: str
     provider: str
@@ -151,6 +164,8 @@ class ProviderEntry:
     cooldown_scope: str | None = None
     allowed_origins: tuple[str, ...] | None = None
     max_cooldown: float | None = None
+    on_exhausted: str | None = None
+    max_wait: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -496,6 +511,8 @@ class _Parser:
                 self.scope(item, where),
                 self.origins(item, where),
                 self.positive(item, "max_cooldown", where + ".max_cooldown"),
+                self.exhausted(item, where),
+                self.positive(item, "max_wait", where + ".max_wait"),
             )
         return result
 
@@ -538,6 +555,17 @@ class _Parser:
         if value not in COOLDOWN_SCOPES:
             shown = repr(value) if isinstance(value, str) else _kind(value)
             raise self.fail(item, "cooldown_scope", where + ".cooldown_scope", f"must be 'model' or 'key', not {shown}")
+        return str(value)
+
+    def exhausted(self, item: dict[str, Any], where: str) -> str | None:
+        if "on_exhausted" not in item:
+            return None
+        value = item["on_exhausted"]
+        if value not in ON_EXHAUSTED_MODES:
+            shown = repr(value) if isinstance(value, str) else _kind(value)
+            raise self.fail(
+                item, "on_exhausted", where + ".on_exhausted", f"must be 'wait', 'fail' or 'send', not {shown}"
+            )
         return str(value)
 
     def origins(self, item: dict[str, Any], where: str) -> tuple[str, ...] | None:

@@ -12,6 +12,9 @@ BYOK_STATE_URL=redis://localhost:6379  # shared key health for a fleet (redis://
 BYOK_OPENAI__COOLDOWN_SCOPE=model      # a rate limit cools the key for that model only (or: key)
 BYOK_OPENAI__ALLOWED_ORIGINS=https://api.openai.com,https://eu.api.openai.com   # where managed keys may go
 BYOK_OPENAI__MAX_COOLDOWN=300          # no cooldown longer than this (seconds)
+BYOK_OPENAI__ON_EXHAUSTED=wait         # every key spent: wait for budget (or: fail, send)
+BYOK_OPENAI__MAX_WAIT=10               # ...for at most this long (seconds), then fail
+BYOK_OPENAI__RPM=60                    # a ceiling for each key of BYOK_OPENAI__API_KEYS (also __TPM, __RPD)
 ```
 """
 
@@ -47,6 +50,11 @@ class ProviderSettings(BaseModel):
     cooldown_scope: Literal["model", "key"] | None = None
     allowed_origins: Annotated[list[str] | None, NoDecode] = None
     max_cooldown: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    on_exhausted: Literal["wait", "fail", "send"] | None = None
+    max_wait: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
+    rpd: int | None = Field(default=None, gt=0)
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
@@ -75,9 +83,12 @@ class ProviderSettings(BaseModel):
         return value
 
     def keys(self, provider: str) -> list[Key]:
-        """The keys, labelled ``BYOK_<PROVIDER>__API_KEYS[i]``."""
+        """The keys, labelled ``BYOK_<PROVIDER>__API_KEYS[i]``, each with the ``rpm``/``tpm``/``rpd`` set here."""
         prefix = f"BYOK_{provider.upper().replace('-', '_')}__API_KEYS"
-        return [Key(secret.get_secret_value(), f"{prefix}[{i}]") for i, secret in enumerate(self.api_keys)]
+        return [
+            Key(secret.get_secret_value(), f"{prefix}[{i}]", rpm=self.rpm, tpm=self.tpm, rpd=self.rpd)
+            for i, secret in enumerate(self.api_keys)
+        ]
 
     def policy(self) -> FailoverPolicy | None:
         """A failover policy with the cooldowns set here, or None when none is set."""

@@ -717,6 +717,68 @@ def test_settings_new_fields_are_validated(
         load_settings()
 
 
+def test_on_exhausted_and_max_wait_from_settings_reach_the_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BYOK_OPENAI__API_KEYS", "sk-s1,sk-s2")
+    monkeypatch.setenv("BYOK_OPENAI__ON_EXHAUSTED", "fail")
+    monkeypatch.setenv("BYOK_OPENAI__MAX_WAIT", "2.5")
+    monkeypatch.setenv("BYOK_OPENAI__RPM", "60")
+    monkeypatch.setenv("BYOK_OPENAI__TPM", "90000")
+    pool = OpenAI().key_pool
+    assert pool is not None
+    assert (pool.on_exhausted, pool.max_wait) == ("fail", 2.5)
+    assert [(k.rpm, k.tpm, k.rpd) for k in pool.keys] == [(60, 90000, None), (60, 90000, None)]
+    # an argument beats the settings
+    pool = OpenAI(on_exhausted="send", max_wait=1).key_pool
+    assert pool is not None and (pool.on_exhausted, pool.max_wait) == ("send", 1.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("BYOK_OPENAI__ON_EXHAUSTED", "queue", r"BYOK_OPENAI__ON_EXHAUSTED: Input should be 'wait', 'fail' or 'send'"),
+        ("BYOK_OPENAI__MAX_WAIT", "0", r"BYOK_OPENAI__MAX_WAIT: Input should be greater than 0"),
+        ("BYOK_OPENAI__MAX_WAIT", "inf", r"BYOK_OPENAI__MAX_WAIT: Input should be a finite number"),
+        ("BYOK_OPENAI__RPM", "1.5", r"BYOK_OPENAI__RPM: Input should be a valid integer"),
+        ("BYOK_OPENAI__RPD", "-1", r"BYOK_OPENAI__RPD: Input should be greater than 0"),
+    ],
+)
+def test_capacity_settings_are_validated(monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str) -> None:
+    from byok_client.settings import load_settings
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ByokConfigError, match=message):
+        load_settings()
+
+
+def test_on_exhausted_and_max_wait_from_a_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("A", "sk-a")
+    path = write(
+        tmp_path / "c.yaml",
+        "providers:\n  - id: openai\n    on_exhausted: fail\n    max_wait: 4\n"
+        "    api_keys: [{value: '${env.A}', rpm: 30}]\n",
+    )
+    entry = load_config(path).entry("openai")
+    assert entry is not None and (entry.on_exhausted, entry.max_wait) == ("fail", 4)
+    pool = OpenAI(config=path).key_pool
+    assert pool is not None and (pool.on_exhausted, pool.max_wait) == ("fail", 4.0)
+    assert [k.rpm for k in pool.keys] == [30]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("on_exhausted", "queue", r"line 3: providers\[0\]\.on_exhausted: must be 'wait', 'fail' or 'send', not 'qu"),
+        ("on_exhausted", "[wait]", r"on_exhausted: must be 'wait', 'fail' or 'send', not a list"),
+        ("max_wait", "0", r"line 3: providers\[0\]\.max_wait: must be a positive number, not 0"),
+        ("max_wait", "soon", r"max_wait: must be a positive number, not a string"),
+    ],
+)
+def test_bad_capacity_fields(tmp_path: Path, field: str, value: str, message: str) -> None:
+    path = write(tmp_path / "p.yaml", f"providers:\n  - id: openai\n    {field}: {value}\n")
+    with pytest.raises(ByokConfigError, match=message):
+        load_config(path)
+
+
 # -- warnings point at the user's line -------------------------------------------------------------------------------
 def test_inline_key_warning_points_at_the_callers_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import byok_client.config as config_module

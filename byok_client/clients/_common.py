@@ -91,14 +91,16 @@ class PoolOptions(NamedTuple):
     def given(self) -> bool:
         return any(value is not None for value in self)
 
-    def filled(self, cooldown_scope: Any, allowed_origins: Any, state: Any) -> PoolOptions:
+    def filled(
+        self, cooldown_scope: Any, allowed_origins: Any, state: Any, on_exhausted: Any = None, max_wait: Any = None
+    ) -> PoolOptions:
         """These options, with what is not given taken from the arguments."""
         return PoolOptions(
             self.cooldown_scope if self.cooldown_scope is not None else cooldown_scope,
             self.allowed_origins if self.allowed_origins is not None else allowed_origins,
             self.state if self.state is not None else state,
-            self.on_exhausted,
-            self.max_wait,
+            self.on_exhausted if self.on_exhausted is not None else on_exhausted,
+            self.max_wait if self.max_wait is not None else max_wait,
         )
 
 
@@ -120,8 +122,9 @@ def resolve_keys(
     provider's env variables (``OPENAI_API_KEYS``...). None means passthrough. Raises ``ByokConfigError`` on bad
     input, for a provider the config file does not allow, or when strict mode finds no keys.
 
-    ``options`` (``cooldown_scope``, ``allowed_origins``, ``state``) come from the arguments, else the provider's
-    settings (``BYOK_<P>__COOLDOWN_SCOPE``, ``__ALLOWED_ORIGINS``, ``BYOK_STATE_URL``), else the config file."""
+    ``options`` (``cooldown_scope``, ``allowed_origins``, ``state``, ``on_exhausted``, ``max_wait``) come from the
+    arguments, else the provider's settings (``BYOK_<P>__COOLDOWN_SCOPE``, ``__ALLOWED_ORIGINS``, ``BYOK_STATE_URL``,
+    ``__ON_EXHAUSTED``, ``__MAX_WAIT``), else the config file."""
     options = options or PoolOptions()
     if key_pool is not None and api_keys is not None:
         raise ByokConfigError("pass either api_keys= or key_pool=, not both")
@@ -147,7 +150,7 @@ def resolve_keys(
     if strategy is None and own is not None:
         strategy = own.strategy
     if own is not None:
-        options = options.filled(own.cooldown_scope, own.allowed_origins, None)
+        options = options.filled(own.cooldown_scope, own.allowed_origins, None, own.on_exhausted, own.max_wait)
     if settings is not None:
         options = options.filled(None, None, settings.state_url)
     if api_keys is not None:
@@ -179,7 +182,9 @@ def resolve_keys(
             source = ConfigSource(path, provider.name, environment=loaded.environment, stores=stores, loaded=loaded)
             if strategy is None and entry.api_key_selection is not None:
                 strategy = _selection(entry.api_key_selection, f"{path}: {entry.where}.api_key_selection")
-            options = options.filled(entry.cooldown_scope, entry.allowed_origins, loaded.state)
+            options = options.filled(
+                entry.cooldown_scope, entry.allowed_origins, loaded.state, entry.on_exhausted, entry.max_wait
+            )
             if entry.max_cooldown is not None:
                 policy = (policy or FailoverPolicy()).replace(max_cooldown=entry.max_cooldown)
             return PoolPlan(sources=[source], policy=policy, strategy=strategy, options=options)
