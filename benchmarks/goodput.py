@@ -51,10 +51,13 @@ OUT = Path(__file__).with_name("goodput-results.json")
 
 
 class Outcome:
-    __slots__ = ("latency", "ok", "rejected", "rejected_attempts")
+    __slots__ = ("error", "latency", "ok", "rejected", "rejected_attempts")
 
-    def __init__(self, latency: float, ok: bool, rejected: bool = False, rejected_attempts: int = 0) -> None:
+    def __init__(
+        self, latency: float, ok: bool, rejected: bool = False, rejected_attempts: int = 0, error: str = ""
+    ) -> None:
         self.latency, self.ok, self.rejected, self.rejected_attempts = latency, ok, rejected, rejected_attempts
+        self.error = error  # the exception type of a call that failed with something other than an API error
 
 
 def _failure(err: openai.APIError, latency: float) -> Outcome:
@@ -115,6 +118,8 @@ def run_threads(
             outcome = Outcome(time.perf_counter() - due, True)
         except openai.APIError as err:
             outcome = _failure(err, time.perf_counter() - due)
+        except Exception as exc:  # counted, never lost: a call that raised anything else is a failed call
+            outcome = Outcome(time.perf_counter() - due, False, error=type(exc).__name__)
         with lock:
             outcomes.append(outcome)
 
@@ -147,6 +152,8 @@ def run_tasks(
                 return Outcome(time.perf_counter() - due, True)
             except openai.APIError as err:
                 return _failure(err, time.perf_counter() - due)
+            except Exception as exc:
+                return Outcome(time.perf_counter() - due, False, error=type(exc).__name__)
 
         tasks = []
         await asyncio.to_thread(prepare, server, values, rate)
@@ -210,6 +217,7 @@ def measure(
         "rejected": len(rejected),
         "rejected_round_trips": sum(o.rejected_attempts for o in rejected),
         "elapsed_s": elapsed,
+        "errors": sorted({o.error for o in outcomes if o.error}),
         "client_cores": cpu / elapsed,  # the client process's CPU share over the run: near 1, it is CPU-bound
     }
 
