@@ -508,10 +508,10 @@ class _Parser:
                 self.selection(item, where),
                 where,
                 _line_of(item),
-                self.scope(item, where),
+                self.choice(item, "cooldown_scope", COOLDOWN_SCOPES, where),
                 self.origins(item, where),
                 self.positive(item, "max_cooldown", where + ".max_cooldown"),
-                self.exhausted(item, where),
+                self.choice(item, "on_exhausted", ON_EXHAUSTED_MODES, where),
                 self.positive(item, "max_wait", where + ".max_wait"),
             )
         return result
@@ -548,24 +548,15 @@ class _Parser:
             )
         return value
 
-    def scope(self, item: dict[str, Any], where: str) -> str | None:
-        if "cooldown_scope" not in item:
+    def choice(self, item: dict[str, Any], name: str, choices: tuple[str, ...], where: str) -> str | None:
+        """The field ``name`` of ``item``, one of ``choices`` (None when absent)."""
+        if name not in item:
             return None
-        value = item["cooldown_scope"]
-        if value not in COOLDOWN_SCOPES:
+        value = item[name]
+        if value not in choices:
             shown = repr(value) if isinstance(value, str) else _kind(value)
-            raise self.fail(item, "cooldown_scope", where + ".cooldown_scope", f"must be 'model' or 'key', not {shown}")
-        return str(value)
-
-    def exhausted(self, item: dict[str, Any], where: str) -> str | None:
-        if "on_exhausted" not in item:
-            return None
-        value = item["on_exhausted"]
-        if value not in ON_EXHAUSTED_MODES:
-            shown = repr(value) if isinstance(value, str) else _kind(value)
-            raise self.fail(
-                item, "on_exhausted", where + ".on_exhausted", f"must be 'wait', 'fail' or 'send', not {shown}"
-            )
+            allowed = " or ".join(", ".join(repr(c) for c in choices).rsplit(", ", 1))
+            raise self.fail(item, name, f"{where}.{name}", f"must be {allowed}, not {shown}")
         return str(value)
 
     def origins(self, item: dict[str, Any], where: str) -> tuple[str, ...] | None:
