@@ -52,7 +52,6 @@ __all__ = [
     "Wait",
     "budgets_for",
     "estimate_tokens",
-    "far_from_limit",
 ]
 
 OnExhausted = Literal["wait", "fail", "send"]
@@ -67,20 +66,11 @@ _RATE_DECAY = 0.999  # per reading: a lowered limit is followed within a few hun
 
 
 FAR_REQUESTS = 32
-"""A reading with at least this many requests left (plus two per request in flight) is far from the limit."""
+"""A success's reading with at least this many requests left (plus two per request in flight) is far from the
+limit: it can change no decision (nothing cools, no bucket is due to be learned yet), so the pool keeps it key-wide
+and skips the per-model reading and the budget arithmetic (``PoolState._learns``)."""
 FAR_TOKENS = 64 * DEFAULT_OUTPUT_TOKENS
 """Likewise for tokens (plus two output allowances per request in flight)."""
-
-
-def far_from_limit(limits: tuple[int | None, int | None, float | None, float | None], in_flight: int) -> bool:
-    """Whether a success's reading is far from the key's limit, so it can change no decision: nothing cools, no
-    bucket is due to be learned yet. The pool then skips the per-model reading and the budget arithmetic (the
-    request's model is not even read): the success path's common case."""
-    requests, tokens = limits[0], limits[1]
-    margin = 2 * in_flight
-    return (requests is None or requests >= FAR_REQUESTS + margin) and (
-        tokens is None or tokens >= FAR_TOKENS + margin * DEFAULT_OUTPUT_TOKENS
-    )
 
 
 def estimate_tokens(body: bytes) -> int:
@@ -399,9 +389,11 @@ class CapacityMonitor:
         self._offered = _Rate()
         self._served = _Rate()
 
-    def offer(self, now: float) -> None:
+    def offer(self, now: float) -> bool:
+        """One more request offered; returns ``due(now)``."""
         self.offered += 1
         self._offered.add(now)
+        return now - self._checked >= self.CHECK_EVERY
 
     def serve(self, now: float) -> None:
         self.served += 1

@@ -17,7 +17,16 @@ from typing import Any, Literal
 from .._errors import ByokConfigError
 from ..events import PoolEvent  # plain dataclasses: cheap, and annotations resolve at run time
 from ..stats import KeyStatus
-from .budget import Budgets, CapacityMonitor, Demand, Reject, budgets_for, far_from_limit
+from .budget import (
+    DEFAULT_OUTPUT_TOKENS,
+    FAR_REQUESTS,
+    FAR_TOKENS,
+    Budgets,
+    CapacityMonitor,
+    Demand,
+    Reject,
+    budgets_for,
+)
 from .health import Health, ModelHealth
 from .keys import Key
 from .policy import FailoverPolicy, Failure, Verdict
@@ -345,9 +354,7 @@ class PoolState:
             ):
                 self._wake(now, events, provider, path)
             capacity = self._capacity
-            if not tried:
-                capacity.offer(now)
-            if capacity.due(now):
+            if capacity.offer(now) if not tried else capacity.due(now):
                 self._check_capacity(now, model, events, provider)
             cooling = self._model_skip(model, now, events, provider, path) if model is not None else _NONE
             skip = tried | cooling if cooling else tried
@@ -509,9 +516,16 @@ class PoolState:
     def _learns(self, entry: _Entry, limits: Limits) -> bool:
         """Whether a success's reading needs the full treatment (the request's model, the limits' sizes, budget
         learning): a key with per-model state or a learned bucket always does; otherwise only a reading near the
-        limit (``far_from_limit``). Read without the lock: a hint, and either answer is safe."""
+        limit (``FAR_REQUESTS``, ``FAR_TOKENS``). Read without the lock: a hint, and either answer is safe."""
         h = entry.health
-        return bool(h.models) or self._budgets.keeps(entry.key) or not far_from_limit(limits, h.in_flight)
+        if h.models or entry.key._digest in self._budgets._kept:
+            return True
+        requests, tokens = limits[0], limits[1]
+        margin = 2 * h.in_flight
+        return not (
+            (requests is None or requests >= FAR_REQUESTS + margin)
+            and (tokens is None or tokens >= FAR_TOKENS + margin * DEFAULT_OUTPUT_TOKENS)
+        )
 
     def _apply_limits(
         self,

@@ -485,18 +485,23 @@ class Provider:
         integer, or a reset that is unreadable, negative, NaN or infinite, is None."""
         if len(self.limits) < 2:
             return None
-        if type(headers) is dict and (view := self._byte_names) is not None:
+        if type(headers) is dict and (view := self.__dict__.get("_byte_names_cache") or self._byte_names) is not None:
             (requests_b, requests_reset_b), (tokens_b, tokens_reset_b) = view
             raw_requests, raw_tokens = headers.get(requests_b), headers.get(tokens_b)
             if raw_requests is not None or raw_tokens is not None:
                 requests_left, tokens_left = _to_int(raw_requests), _to_int(raw_tokens)
                 if requests_left is None and tokens_left is None:
                     return None
+                raw_reset, raw_tokens_reset = headers.get(requests_reset_b), headers.get(tokens_reset_b)
                 return (
                     requests_left,
                     tokens_left,
-                    self._parse_raw(headers.get(requests_reset_b)),
-                    self._parse_raw(headers.get(tokens_reset_b)),
+                    self.parse_reset(raw_reset.decode("latin-1"))
+                    if type(raw_reset) is bytes and raw_reset
+                    else self._parse_raw(raw_reset),
+                    self.parse_reset(raw_tokens_reset.decode("latin-1"))
+                    if type(raw_tokens_reset) is bytes and raw_tokens_reset
+                    else self._parse_raw(raw_tokens_reset),
                 )
         (requests_name, requests_reset), (tokens_name, tokens_reset) = self.limits[0], self.limits[1]
         requests = int_header(headers, requests_name)

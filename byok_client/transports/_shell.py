@@ -89,11 +89,20 @@ def _binding_for(request: Any, default: Binding | None = None) -> Binding | None
         binding = _token_binding(request.headers) or default
         if binding is None:
             return None
-    url = request.url
-    if origin_of(url.scheme, url.host, url.port) not in binding.origins:
+    if _origin(request.url) not in binding.origins:
         binding.provider.strip_placeholder(request.headers)
         return None
     return binding
+
+
+def _origin(url: Any) -> tuple[str, str, int]:
+    """A request URL's origin. httpx and httpx2 keep the parsed parts in ``_uri_reference``, which their ``scheme``,
+    ``host`` and ``port`` properties return as they are (lower-case, default ports as None); only an IDNA host is
+    decoded by ``host``, so that case takes the property."""
+    ref = getattr(url, "_uri_reference", None)
+    if ref is None or "xn--" in ref.host:
+        return origin_of(url.scheme, url.host, url.port)
+    return origin_of(ref.scheme, ref.host, ref.port)
 
 
 def _token_binding(headers: Any) -> Binding | None:
@@ -308,7 +317,7 @@ def _sync_send(send: Callable[[Any], Any], request: Any, default: Binding | None
     body = request.read()  # so the body can be sent again with the next key
     pool = binding.pool
     pool.refresh_if_due()
-    cap = pool.policy.max_error_body
+    cap = pool._policy.max_error_body
     headers = request.headers
     saved = _save(headers)
     flow = _flow_for(binding, request, body)
@@ -365,7 +374,7 @@ async def _async_send(send: Callable[[Any], Any], request: Any, default: Binding
     body = await request.aread()
     pool = binding.pool
     await pool.arefresh_if_due()
-    cap = pool.policy.max_error_body
+    cap = pool._policy.max_error_body
     headers = request.headers
     saved = _save(headers)
     flow = _flow_for(binding, request, body)
