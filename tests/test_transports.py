@@ -148,24 +148,3 @@ def test_a_response_dropped_unclosed_gives_its_in_flight_slot_back(mock: MockPro
         assert pool.status_of("d0").in_flight == 1  # the queued release ran at this pick, which took the slot
         follow_up.close()
     assert pool.status_of("d0").in_flight == 0
-
-
-@pytest.mark.parametrize("library", ["httpx", "httpx2"])
-@pytest.mark.parametrize(
-    "url",
-    [
-        "https://API.Example.com/v1",
-        "https://api.example.com:443/v1",
-        "http://api.example.com:80/v1",
-        "http://127.0.0.1:8080/v1",
-        "http://[::1]:9/v1",
-        "https://bücher.example/v1",
-        "https://xn--bcher-kva.example/v1",
-    ],
-)
-def test_the_origin_read_off_the_parsed_url_is_the_properties_origin(library: str, url: str) -> None:
-    from byok_client._binding import origin_of
-    from byok_client.transports._shell import _origin
-
-    parsed = pytest.importorskip(library).URL(url)
-    assert _origin(parsed) == origin_of(parsed.scheme, parsed.host, parsed.port)

@@ -389,11 +389,9 @@ class CapacityMonitor:
         self._offered = _Rate()
         self._served = _Rate()
 
-    def offer(self, now: float) -> bool:
-        """One more request offered; returns ``due(now)``."""
+    def offer(self, now: float) -> None:
         self.offered += 1
         self._offered.add(now)
-        return now - self._checked >= self.CHECK_EVERY
 
     def serve(self, now: float) -> None:
         self.served += 1

@@ -38,11 +38,7 @@ class RequestFacts(Demand):
     __slots__ = ("_path", "provider", "url")
 
     def __init__(self, provider: Provider, url: Any = "", body: bytes = b"") -> None:
-        # Demand's fields, set here (one call fewer on every request's path)
-        self._body = body
-        self._read_model = None
-        self._model = False
-        self._tokens = -1
+        super().__init__(body)
         self.provider = provider
         self.url = url
         self._path: str | None = None
@@ -145,16 +141,13 @@ def attempts(
     tried: set[int] = set()
     shared = pool._shared
     where = request.path if events is not None else ""  # the path, for events only
-    debug = log.isEnabledFor(logging.DEBUG)
     demand = request
     admitting = pool._on_exhausted != "send"
     entry = pool._select(
         tried, events, name, where, request.model if shared.model_cooling else None, demand, not admitting
     )
-    if debug:
-        _picked(entry, name, request)
-    if events:
-        _flush(events, deliver, listeners)
+    _picked(entry, name, request)
+    _flush(events, deliver, listeners)
     if entry is None and admitting and not pool._all_disabled():
         # Admission: every key is spent. Wait (no lease held, no lock) for a reserved unit, or reject.
         deadline = pool._clock() + pool._max_wait
@@ -179,8 +172,7 @@ def attempts(
                 pool._unreserve(reserved, demand)
                 raise
             entry = pool._claim(reserved, demand)
-            if debug:
-                _picked(entry, name, request)
+            _picked(entry, name, request)
     if entry is None:
         raise NoUsableKeyError(name, pool._disabled())
     lease: Lease | None = Lease(pool, entry)
@@ -204,17 +196,12 @@ def attempts(
 
                     outcome = "cancelled" if not isinstance(exc, Exception) else "error"
                     events.append(AttemptCompleted(name, entry.key.label, None, None, where, None, 0, outcome))
-                    if events:
-                        _flush(events, deliver, listeners)
+                    _flush(events, deliver, listeners)
                 raise
             status = observation.status
             if status < 400:
-                view: Any = observation.limit_view or observation.headers
-                try:
-                    limits = provider.read_limits(view)
-                except Exception:
-                    log.exception("%s: reading rate-limit headers raised", name)
-                    limits = None
+                view = observation.limit_view or observation.headers
+                limits = _limits(provider, view)
                 learn = limits is not None and pool._learns(entry, limits)
                 model = request.model if learn and pool._cooldown_scope == "model" else None
                 caps = _caps(provider, view) if learn else None
@@ -226,8 +213,7 @@ def attempts(
                     from ..events import AttemptCompleted
 
                     events.append(AttemptCompleted(name, entry.key.label, None, None, where, None, status))
-                    if events:
-                        _flush(events, deliver, listeners)
+                    _flush(events, deliver, listeners)
                 done, lease = Done(lease, history), None
                 return done
             verdict = _classify(provider, observation)
@@ -253,8 +239,7 @@ def attempts(
                 )
             if not verdict.failure.blames_key:
                 lease.release()
-                if events:
-                    _flush(events, deliver, listeners)
+                _flush(events, deliver, listeners)
                 return GiveUp(verdict, {}, history)
             limits = _limits(provider, observation.headers)
             model = request.model if pool._cooldown_scope == "model" else None
@@ -262,8 +247,7 @@ def attempts(
             lease.release()
             lease = None
             nxt = pool._select(tried, events, name, where, request.model if shared.model_cooling else None)
-            if debug:
-                _picked(nxt, name, request)
+            _picked(nxt, name, request)
             if nxt is None:
                 headers = _retry_headers(pool, verdict, history, name, model)
                 if events is not None:
@@ -271,8 +255,7 @@ def attempts(
 
                     wait = headers.get("retry-after-ms")
                     events.append(PoolExhausted(name, where, tuple(history), int(wait) / 1000 if wait else None))
-                if events:
-                    _flush(events, deliver, listeners)
+                _flush(events, deliver, listeners)
                 return GiveUp(verdict, headers, history)
             log.info(
                 "%s: key %s failed (%s, HTTP %d); retrying with key %s",
@@ -288,8 +271,7 @@ def attempts(
                 events.append(
                     FailedOver(name, entry.key.label, verdict.failure, None, where, None, nxt.key.label, status)
                 )
-            if events:
-                _flush(events, deliver, listeners)
+            _flush(events, deliver, listeners)
             entry = nxt
             lease = Lease(pool, entry)
     finally:
@@ -297,15 +279,17 @@ def attempts(
             lease.release()  # any exit the flow did not hand the lease on: an exception, close(), a raising hook
 
 
-def _flush(events: list[PoolEvent], deliver: Any, listeners: Sequence[EventCallback]) -> None:
-    batch = events[:]
-    events.clear()
-    deliver(batch, listeners)
+def _flush(events: list[PoolEvent] | None, deliver: Any, listeners: Sequence[EventCallback]) -> None:
+    """Hand the events gathered so far to the listeners (nothing when there are none)."""
+    if events:
+        batch = events[:]
+        events.clear()
+        deliver(batch, listeners)
 
 
 def _picked(entry: _Entry | None, name: str, request: RequestFacts) -> None:
     """DEBUG: the key an attempt took, logged right after the pick (before any listener runs)."""
-    if entry is not None:
+    if entry is not None and log.isEnabledFor(logging.DEBUG):
         log.debug("%s %s: using key %s", name, request.path, entry.key.label)
 
 

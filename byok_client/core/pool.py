@@ -42,7 +42,6 @@ Limits = tuple[int | None, int | None, float | None, float | None]
 CooldownScope = Literal["model", "key"]
 
 _PLENTY = float(2**62)
-_NONE: frozenset[int] = frozenset()
 log = logging.getLogger("byok_client")
 
 
@@ -100,7 +99,6 @@ class PoolState:
         self._saturated: set[int] = set()
         self._pending_release: list[_Entry] = []  # appended by finalizers of streams nobody closed
         self._disabled_count = 0
-        self._ceilings = False  # any key with a configured rpm / tpm / rpd
         self._budgets: Budgets = budgets_for(self._shared)
         self._capacity = CapacityMonitor()
 
@@ -153,7 +151,6 @@ class PoolState:
                 entries.append(_Entry(key, health, index))
             self._entries = tuple(entries)
             self._by_digest = {e.key._digest: e for e in entries}
-            self._ceilings = any(k.rpm is not None or k.tpm is not None or k.rpd is not None for k in keys)
             if self._scope is None:  # a private scope: its health lives in the entries
                 for e in entries:
                     self._shared.health[e.key._digest] = e.health
@@ -347,22 +344,16 @@ class PoolState:
             return self._select_custom(self._selector, tried, events, provider, path, model, demand, fallback)
         now = self._clock()
         with self._lock:
-            if (
-                self._pending_release
-                or self._shared.revived != self._revived_seen
-                or (self._cooling and self._cooling[0][0] <= now)
-            ):
-                self._wake(now, events, provider, path)
-            capacity = self._capacity
-            if capacity.offer(now) if not tried else capacity.due(now):
+            self._wake(now, events, provider, path)
+            if not tried:
+                self._capacity.offer(now)
+            if self._capacity.due(now):
                 self._check_capacity(now, model, events, provider)
-            cooling = self._model_skip(model, now, events, provider, path) if model is not None else _NONE
+            cooling = self._model_skip(model, now, events, provider, path)
             skip = tried | cooling if cooling else tried
-            if demand is not None and not self._budgets.active and not self._ceilings:
-                demand = None  # no budget applies to any key: nothing to charge or check
             usable, dropped = self._usable_now(now, demand)
             index = self._selector.pick(skip, usable, cooling)
-            budget_model = self._budget_model(demand) if demand is not None else None
+            budget_model = self._budget_model(demand)
             while index is not None and budget_model is not None:
                 # the pick has key-wide budget; out of budget for this model, it cools for the model only
                 wait = self._budgets.wait(self._entries[index].key, budget_model, demand, now)
@@ -372,8 +363,7 @@ class PoolState:
                 cooling = cooling | {index}
                 skip = skip | {index}
                 index = self._selector.pick(skip, usable, cooling)
-            if dropped:
-                self._settle(dropped, now, demand)
+            self._settle(dropped, now, demand)
             chosen = self._entries[index] if index is not None else None
             if chosen is None and not tried and fallback:
                 chosen = self._fallback(model, now)
@@ -473,9 +463,7 @@ class PoolState:
         h = entry.health
         if h.in_flight > 0:
             h.in_flight -= 1
-        if not self._saturated and not self._selector.wants_touch:
-            return
-        if self._current(entry):
+        if (self._saturated or self._selector.wants_touch) and self._current(entry):
             i = entry.index
             if i in self._saturated:
                 self._saturated.discard(i)
@@ -518,7 +506,7 @@ class PoolState:
         learning): a key with per-model state or a learned bucket always does; otherwise only a reading near the
         limit (``FAR_REQUESTS``, ``FAR_TOKENS``). Read without the lock: a hint, and either answer is safe."""
         h = entry.health
-        if h.models or entry.key._digest in self._budgets._kept:
+        if h.models or self._budgets.keeps(entry.key):
             return True
         requests, tokens = limits[0], limits[1]
         margin = 2 * h.in_flight
@@ -568,12 +556,10 @@ class PoolState:
                     tokens_reset=shared.to_wall(h.tokens_reset_at) if h.tokens_reset_at is not None else None,
                 )
             )
-        if not learn:
-            if self._selector.wants_touch and self._current(entry):
-                self._selector.touch(entry.index)
-            return
         others = max(h.in_flight - 1, 0)
-        wait = self._budgets.observe(entry.key, model if per_model else None, limits, caps, others, now)
+        wait = (
+            self._budgets.observe(entry.key, model if per_model else None, limits, caps, others, now) if learn else 0.0
+        )
         if wait > 0:
             self._cool(
                 entry, Failure.RATE_LIMITED, wait, True, now, events, provider, path, model if per_model else None

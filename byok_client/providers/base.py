@@ -233,10 +233,8 @@ _JSON_STRING_AT = re.compile(_JSON_STRING, re.DOTALL)
 _JSON_TOP = re.compile(_JSON_STRING + rb"|[{}\[\]\"]", re.DOTALL)  # a string literal or a bracket
 _JSON_SPACE = b" \t\n\r"
 _CONTROL = re.compile(rb"[\x00-\x1f]")  # not allowed raw in a JSON string
-_PLAIN_VALUE = re.compile(rb'[ \t\n\r]*:[ \t\n\r]*"([^"\\\x00-\x1f]*)"')  # after a key: a string without escapes
 
 
-_QUOTED: dict[str, bytes] = {}  # name -> its JSON-quoted bytes (a handful of names in practice)
 _MAX_CANDIDATES = 8  # more occurrences of the key than this: one linear scan instead of one check each
 
 
@@ -251,42 +249,21 @@ def json_top_level_string(body: object, name: str) -> str | None:
 
     Returns None when the body is not a JSON object (empty, multipart, an array), has no such key at the top, or
     its value is not a string; for malformed JSON the answer is None or a best guess. Never raises."""
-    if type(body) is bytes:
-        data = body
-    elif isinstance(body, bytes | bytearray):
-        data = bytes(body)
-    else:
+    if not isinstance(body, bytes | bytearray) or not body or not isinstance(name, str):
         return None
-    if not data or not isinstance(name, str):
-        return None
+    data = bytes(body)
     size = len(data)
-    start = 0
-    if data[0] != 0x7B:  # "{": else a byte-order mark or leading whitespace
-        start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-        while start < size and data[start] in _JSON_SPACE:
-            start += 1
-        if not data.startswith(b"{", start):
-            return None
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0  # a UTF-8 byte-order mark
+    while start < size and data[start] in _JSON_SPACE:
+        start += 1
+    if not data.startswith(b"{", start):
+        return None
     end = size
     while end > start and data[end - 1] in _JSON_SPACE:
         end -= 1
-    wanted = _QUOTED.get(name)
-    if wanted is None:
-        wanted = json.dumps(name).encode()
-        if len(_QUOTED) < 64:
-            _QUOTED[name] = wanted
-    at = data.find(wanted, start)
-    if at != -1 and data.find(wanted, at + 1) == -1 and data[at - 1] != 0x5C:
-        # The usual case, one occurrence: a key if a colon follows, top-level if the brackets say so.
-        value = _PLAIN_VALUE.match(data, at + len(wanted))
-        if value is not None:
-            depth = _depth_change(data, start, at) if at - start <= end - at else _depth_change(data, at, end)
-            if depth == (1 if at - start <= end - at else -1):
-                try:
-                    return value.group(1).decode()
-                except UnicodeDecodeError:
-                    return None
+    wanted = json.dumps(name).encode()
     candidates: list[int] = []
+    at = data.find(wanted, start)
     while at != -1 and len(candidates) <= _MAX_CANDIDATES:
         if _unescaped(data, at) and _after_colon(data, at + len(wanted)) is not None:
             candidates.append(at)
@@ -485,23 +462,18 @@ class Provider:
         integer, or a reset that is unreadable, negative, NaN or infinite, is None."""
         if len(self.limits) < 2:
             return None
-        if type(headers) is dict and (view := self.__dict__.get("_byte_names_cache") or self._byte_names) is not None:
+        if type(headers) is dict and (view := self._byte_names) is not None:
             (requests_b, requests_reset_b), (tokens_b, tokens_reset_b) = view
             raw_requests, raw_tokens = headers.get(requests_b), headers.get(tokens_b)
             if raw_requests is not None or raw_tokens is not None:
                 requests_left, tokens_left = _to_int(raw_requests), _to_int(raw_tokens)
                 if requests_left is None and tokens_left is None:
                     return None
-                raw_reset, raw_tokens_reset = headers.get(requests_reset_b), headers.get(tokens_reset_b)
                 return (
                     requests_left,
                     tokens_left,
-                    self.parse_reset(raw_reset.decode("latin-1"))
-                    if type(raw_reset) is bytes and raw_reset
-                    else self._parse_raw(raw_reset),
-                    self.parse_reset(raw_tokens_reset.decode("latin-1"))
-                    if type(raw_tokens_reset) is bytes and raw_tokens_reset
-                    else self._parse_raw(raw_tokens_reset),
+                    self._parse_raw(headers.get(requests_reset_b)),
+                    self._parse_raw(headers.get(tokens_reset_b)),
                 )
         (requests_name, requests_reset), (tokens_name, tokens_reset) = self.limits[0], self.limits[1]
         requests = int_header(headers, requests_name)

@@ -89,20 +89,11 @@ def _binding_for(request: Any, default: Binding | None = None) -> Binding | None
         binding = _token_binding(request.headers) or default
         if binding is None:
             return None
-    if _origin(request.url) not in binding.origins:
+    url = request.url
+    if origin_of(url.scheme, url.host, url.port) not in binding.origins:
         binding.provider.strip_placeholder(request.headers)
         return None
     return binding
-
-
-def _origin(url: Any) -> tuple[str, str, int]:
-    """A request URL's origin. httpx and httpx2 keep the parsed parts in ``_uri_reference``, which their ``scheme``,
-    ``host`` and ``port`` properties return as they are (lower-case, default ports as None); only an IDNA host is
-    decoded by ``host``, so that case takes the property."""
-    ref = getattr(url, "_uri_reference", None)
-    if ref is None or "xn--" in ref.host:
-        return origin_of(url.scheme, url.host, url.port)
-    return origin_of(ref.scheme, ref.host, ref.port)
 
 
 def _token_binding(headers: Any) -> Binding | None:
@@ -176,20 +167,12 @@ def _mark(headers: Any, label: str) -> None:
         headers[KEY_HEADER] = label
 
 
-_LIBRARIES: dict[type, Any] = {}
-
-
 def _library(obj: object) -> Any:
     """The HTTP library (httpx or httpx2 module) an object comes from: already imported, since it made it."""
-    cls = type(obj)
-    found = _LIBRARIES.get(cls)
-    if found is not None:
-        return found
-    for base in cls.__mro__:
-        root = base.__module__.split(".")[0]
+    for cls in type(obj).__mro__:
+        root = cls.__module__.split(".")[0]
         if root in ("httpx", "httpx2"):
-            found = _LIBRARIES[cls] = sys.modules[root]
-            return found
+            return sys.modules[root]
     raise TypeError(f"not an httpx or httpx2 object: {type(obj).__name__}")
 
 
@@ -255,10 +238,7 @@ def _give_back(response: Any, raw: bytes, step: GiveUp, key: Key) -> Any:
 def _succeeded(response: Any, key: Key, done: Done, is_async: bool) -> Any:
     _mark(response.headers, key.label)
     # One fewer in flight when the body is consumed or closed; the stream itself is untouched.
-    cls = _RELEASING_BY_TYPE.get((type(response), is_async))
-    if cls is None:
-        cls = _RELEASING_BY_TYPE[(type(response), is_async)] = _releasing_class(_library(response), is_async)
-    response.stream = cls(response.stream, done.lease)
+    response.stream = _releasing_class(_library(response), is_async)(response.stream, done.lease)
     return response
 
 
@@ -317,7 +297,7 @@ def _sync_send(send: Callable[[Any], Any], request: Any, default: Binding | None
     body = request.read()  # so the body can be sent again with the next key
     pool = binding.pool
     pool.refresh_if_due()
-    cap = pool._policy.max_error_body
+    cap = pool.policy.max_error_body
     headers = request.headers
     saved = _save(headers)
     flow = _flow_for(binding, request, body)
@@ -374,7 +354,7 @@ async def _async_send(send: Callable[[Any], Any], request: Any, default: Binding
     body = await request.aread()
     pool = binding.pool
     await pool.arefresh_if_due()
-    cap = pool._policy.max_error_body
+    cap = pool.policy.max_error_body
     headers = request.headers
     saved = _save(headers)
     flow = _flow_for(binding, request, body)
@@ -510,7 +490,6 @@ class ReleasingStream:
 
 
 _RELEASING: dict[tuple[str, bool], type[ReleasingStream]] = {}
-_RELEASING_BY_TYPE: dict[tuple[type, bool], type[ReleasingStream]] = {}
 
 
 def _releasing_class(library: Any, is_async: bool) -> type[ReleasingStream]:
