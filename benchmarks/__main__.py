@@ -1,14 +1,24 @@
 """``make bench`` / ``python -m benchmarks [--quick] [--update]``: byok_client against the raw SDKs, in one run.
 
-Every figure is a ratio measured inside this run, arms interleaved (A B A B ...), the median of at least 5 rounds,
-against the bundled MockProvider on 127.0.0.1 running in its own process. Prints a table and writes
+Every figure is a ratio measured inside this run, arms interleaved (A B, B A, ...: each round swaps which arm goes
+first), the median of at least 9 rounds, against the bundled MockProvider on 127.0.0.1 running in its own process.
+On a machine with two or more cores the server process and this one are pinned to different cores, and a garbage
+collection runs before each arm, so neither arm pays for the other's garbage. Prints a table and writes
 ``benchmarks/latest.json`` (untracked); ``--update`` also writes the tracked ``benchmarks/results.json``. Nothing
 here is asserted by the test suite.
+
+``--only SECTION`` runs one section (``overhead``, ``streaming``, ``failover``, ``scale``, ``import``, ``memory``);
+``--no-pin`` leaves both processes wherever the OS puts them. ``--baseline DIR`` adds a third arm to the sync
+per-request figures: the ``byok_client`` package of another checkout (``DIR/byok_client``, e.g. a ``git worktree``
+of an older commit), loaded under another name in this process, so a change's cost reads as "this checkout ÷ that
+checkout" from the same interleaved rounds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import importlib.util
 import json
 import os
 import platform
@@ -55,14 +65,52 @@ def median_ratio(a: list[float], b: list[float]) -> float:
     return statistics.median(y / x for x, y in zip(a, b, strict=True))
 
 
+def _arg(name: str) -> str | None:
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv[:-1] else None
+
+
+def load_baseline(root: str | None) -> Any:
+    """The ``byok_client`` package of another checkout, imported as ``byok_baseline`` (its imports are relative)."""
+    if root is None:
+        return None
+    init = Path(root) / "byok_client" / "__init__.py"
+    spec = importlib.util.spec_from_file_location("byok_baseline", init, submodule_search_locations=[str(init.parent)])
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"--baseline: no byok_client package in {root}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["byok_baseline"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+BASELINE = load_baseline(_arg("--baseline"))
+ONLY = _arg("--only")  # one section: overhead, streaming, failover, scale, import or memory
+
+
+def pin(cpu: int) -> None:
+    """Run this process on one core (where the OS allows it and there are two or more)."""
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2 and "--no-pin" not in sys.argv:
+        os.sched_setaffinity(0, {cpu})
+
+
+def interleave_all(*arms: Callable[[], float], rounds: int = ROUNDS) -> list[list[float]]:
+    """Each arm once to warm up, then ``rounds`` rounds of all arms, the order rotating every round."""
+    for arm in arms:
+        arm()  # warm up: connections, caches, lazy imports
+    times: list[list[float]] = [[] for _ in arms]
+    for r in range(rounds):
+        order = list(range(len(arms)))
+        order = order[r % len(arms) :] + order[: r % len(arms)]
+        for i in order:
+            gc.collect()
+            times[i].append(arms[i]())
+    return times
+
+
 def interleave(
     arm_a: Callable[[], float], arm_b: Callable[[], float], rounds: int = ROUNDS
 ) -> tuple[list[float], list[float]]:
-    arm_a(), arm_b()  # warm up: connections, caches, lazy imports
-    a, b = [], []
-    for _ in range(rounds):
-        a.append(arm_a())
-        b.append(arm_b())
+    a, b = interleave_all(arm_a, arm_b, rounds=rounds)
     return a, b
 
 
@@ -73,11 +121,14 @@ async def ainterleave(
     await arm_b()
     a, b = [], []
     for i in range(rounds):
+        gc.collect()
         if i % 2:
             b.append(await arm_b())
+            gc.collect()
             a.append(await arm_a())
         else:
             a.append(await arm_a())
+            gc.collect()
             b.append(await arm_b())
     return a, b
 
@@ -125,33 +176,64 @@ def async_per_request(call: Callable[[], Awaitable[object]]) -> Callable[[], Awa
     return arm
 
 
+def sync_figure(
+    name: str, raw: Callable[[], object], ours: Callable[[], object], base: Callable[[], object] | None, **extra: Any
+) -> None:
+    """One sync sequential figure: raw SDK against byok_client (and, with ``--baseline``, the other checkout's)."""
+    arms = [sync_per_request(raw), sync_per_request(ours)]
+    if base is not None:
+        arms.append(sync_per_request(base))
+    times = interleave_all(*arms)
+    record(name, times[0], times[1], 1.02, **extra)
+    if base is not None:
+        versus = median_ratio(times[2], times[1])
+        results[name].update(
+            baseline=statistics.median(times[2]) * 1e6,
+            baseline_ratio=median_ratio(times[0], times[2]),
+            vs_baseline=versus,
+        )
+        print(
+            f"  {'  the --baseline checkout':44} raw {statistics.median(times[0]) * 1e6:9.1f}  "
+            f"base {statistics.median(times[2]) * 1e6:9.1f}  ratio {median_ratio(times[0], times[2]):6.3f}  "
+            f"this ÷ baseline {versus:6.3f}"
+        )
+
+
 def overhead(server: ServerProcess) -> None:
     url = server.url
     print("1. per-request overhead (3 good keys vs the raw SDK)")
     raw_oa = openai.OpenAI(api_key="sk-bench-raw", base_url=url + "/v1")
     our_oa = byok_client.OpenAI(api_keys=GOOD, base_url=url + "/v1")
+    base_oa = BASELINE.OpenAI(api_keys=GOOD, base_url=url + "/v1") if BASELINE else None
     cpu0, wall0 = server.cpu(), time.perf_counter()
-    a, b = interleave(
-        sync_per_request(lambda: raw_oa.chat.completions.create(model="m", messages=MESSAGES)),
-        sync_per_request(lambda: our_oa.chat.completions.create(model="m", messages=MESSAGES)),
+    sync_figure(
+        "openai sync, sequential",
+        lambda: raw_oa.chat.completions.create(model="m", messages=MESSAGES),
+        lambda: our_oa.chat.completions.create(model="m", messages=MESSAGES),
+        (lambda: base_oa.chat.completions.create(model="m", messages=MESSAGES)) if base_oa else None,
     )
-    share = (server.cpu() - cpu0) / (time.perf_counter() - wall0)
-    record("openai sync, sequential", a, b, 1.02, mock_cpu_share=share)
+    results["openai sync, sequential"]["mock_cpu_share"] = (server.cpu() - cpu0) / (time.perf_counter() - wall0)
     raw_an = anthropic.Anthropic(api_key="sk-bench-raw", base_url=url)
     our_an = byok_client.Anthropic(api_keys=GOOD, base_url=url)
-    a, b = interleave(
-        sync_per_request(lambda: raw_an.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=MESSAGES)),
-        sync_per_request(lambda: our_an.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=MESSAGES)),
+    base_an = BASELINE.Anthropic(api_keys=GOOD, base_url=url) if BASELINE else None
+    sync_figure(
+        "anthropic sync, sequential",
+        lambda: raw_an.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=MESSAGES),
+        lambda: our_an.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=MESSAGES),
+        (lambda: base_an.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=MESSAGES))
+        if base_an
+        else None,
     )
-    record("anthropic sync, sequential", a, b, 1.02)
     options = types.HttpOptions(base_url=url)
     raw_ge = google_genai.Client(api_key="sk-bench-raw", http_options=options)
     our_ge = byok_genai.Client(api_keys=GOOD, http_options=options)
-    a, b = interleave(
-        sync_per_request(lambda: raw_ge.models.generate_content(model="gemini-2.5-flash", contents="hi")),
-        sync_per_request(lambda: our_ge.models.generate_content(model="gemini-2.5-flash", contents="hi")),
+    base_ge = BASELINE.genai.Client(api_keys=GOOD, http_options=options) if BASELINE else None
+    sync_figure(
+        "gemini sync, sequential",
+        lambda: raw_ge.models.generate_content(model="gemini-2.5-flash", contents="hi"),
+        lambda: our_ge.models.generate_content(model="gemini-2.5-flash", contents="hi"),
+        (lambda: base_ge.models.generate_content(model="gemini-2.5-flash", contents="hi")) if base_ge else None,
     )
-    record("gemini sync, sequential", a, b, 1.02)
 
     async def run_async() -> None:
         raw = openai.AsyncOpenAI(api_key="sk-bench-raw", base_url=url + "/v1")
@@ -336,20 +418,29 @@ def memory() -> None:
 def main() -> None:
     print(
         f"byok_client benchmarks: {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{'quick' if QUICK else 'full'} run, {ROUNDS} interleaved rounds per figure\n"
+        f"{'quick' if QUICK else 'full'} run, {ROUNDS} interleaved rounds per figure"
+        + (f", baseline {_arg('--baseline')}" if BASELINE else "")
+        + "\n"
     )
-    server = ServerProcess()
+    server = ServerProcess(cpu=None if "--no-pin" in sys.argv else 1)
+    pin(0)
     try:
         server.add([(v, f"g{i}", "ok", {}) for i, v in enumerate([*GOOD, "sk-bench-raw"])])
         server.add([("sk-bench-limited", "limited", "rate_limited", {"retry_after": 30})])
-        overhead(server)
-        streaming(server)
-        failover(server)
-        scale(server)
+        for name, section in (
+            ("overhead", overhead),
+            ("streaming", streaming),
+            ("failover", failover),
+            ("scale", scale),
+        ):
+            if ONLY in (None, name):
+                section(server)
     finally:
         server.stop()
-    import_time()
-    memory()
+    if ONLY in (None, "import"):
+        import_time()
+    if ONLY in (None, "memory"):
+        memory()
     results["_machine"] = {"cores": os.cpu_count(), "python": platform.python_version(), "quick": QUICK}
     text = json.dumps(results, indent=2, sort_keys=True) + "\n"
     paths = [Path(__file__).with_name("latest.json")]

@@ -12,8 +12,13 @@ __all__ = ["ServerProcess"]
 BEHAVIOURS = ("ok", "rate_limited", "invalid_key", "server_error")
 
 
-def _serve(conn: Connection) -> None:
+def _serve(conn: Connection, cpu: int | None = None) -> None:
+    import os
+
     from byok_client import testing
+
+    if cpu is not None and hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > cpu:
+        os.sched_setaffinity(0, {cpu})
 
     with testing.MockProvider() as mock:
         conn.send(mock.url)
@@ -46,12 +51,13 @@ def _serve(conn: Connection) -> None:
 
 
 class ServerProcess:
-    """A MockProvider in another process: ``add(keys)``, ``cpu()`` (its CPU seconds), ``stop()``."""
+    """A MockProvider in another process (``cpu``: pinned to that core, where the OS allows): ``add(keys)``,
+    ``cpu()`` (its CPU seconds), ``stop()``."""
 
-    def __init__(self) -> None:
+    def __init__(self, cpu: int | None = None) -> None:
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child,), daemon=True)
+        self._process = context.Process(target=_serve, args=(child, cpu), daemon=True)
         self._process.start()
         self.url: str = self._conn.recv()
 

@@ -146,7 +146,7 @@ def test_a_reading_far_from_the_limit_is_kept_key_wide_without_reading_the_model
     health = pool._entries[0].health
     assert health.remaining_requests == 9990 and health.remaining_tokens == 1999000
     assert not health.models
-    assert not pool._budgets.keeps(pool._entries[0].key)
+    assert pool._entries[0].key._digest not in pool._budgets.kept
 
 
 def test_a_reading_near_the_limit_is_kept_per_model_and_learned(clock: FakeClock) -> None:
@@ -157,7 +157,7 @@ def test_a_reading_near_the_limit_is_kept_per_model_and_learned(clock: FakeClock
     assert provider.reads == 1
     health = pool._entries[0].health
     assert health.models is not None and health.models["model-a"].remaining_requests == 20
-    assert pool._budgets.keeps(pool._entries[0].key)  # (10000 - 20 - 1) / 0.06 s: a refill rate to keep
+    assert pool._entries[0].key._digest in pool._budgets.kept  # (10000 - 20 - 1) / 0.06 s: a refill rate to keep
     # from now on every reading of that key is read per model, however far from the limit
     served(pool, provider, "model-b", FAR)
     assert provider.reads == 2

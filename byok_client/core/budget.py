@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 import re
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -172,14 +172,24 @@ _Learned = dict[tuple[str, str | None, str], Bucket]
 class Budgets:
     """Every key's buckets in one scope (shared by its pools; used under the scope's lock)."""
 
-    __slots__ = ("__weakref__", "_configured", "_kept", "_learned", "_peaks", "active")
+    __slots__ = ("__weakref__", "_configured", "_learned", "_peaks", "active", "ceilings", "kept")
 
     def __init__(self) -> None:
         self._learned: _Learned = {}
-        self._kept: set[str] = set()  # digests of the keys with a learned bucket (for any model)
+        self.kept: set[str] = set()
+        """Digests of the keys with a learned bucket (for any model)."""
         self._peaks: dict[tuple[str, str | None, str], int] = {}
         self._configured: dict[tuple[str, str], Bucket] = {}
-        self.active = False  # any bucket at all: the hot path skips everything while False
+        self.ceilings = False
+        """Whether a key of the scope has a configured ceiling (``Key(rpm=, tpm=, rpd=)``; set by its pools)."""
+        self.active = False
+        """Whether any bucket applies (a learned one, or a ceiling). While False the pool charges and checks no
+        budget at all: ``wait`` and ``take`` are only called when it is True (or on the rare admission paths)."""
+
+    def add_ceilings(self, keys: Iterable[Key]) -> None:
+        """Note the keys of a pool: one with a ceiling makes budgets apply from now on."""
+        if any(k.rpm is not None or k.tpm is not None or k.rpd is not None for k in keys):
+            self.ceilings = self.active = True
 
     # -- reading -----------------------------------------------------------------------------------------------
     def _buckets(self, key: Key, model: str | None, now: float) -> list[tuple[Bucket, str]]:
@@ -209,8 +219,6 @@ class Budgets:
 
     def wait(self, key: Key, model: str | None, demand: Demand | None, now: float) -> float:
         """Seconds until ``key`` has budget for ``demand`` (0: now)."""
-        if not self.active and key.rpm is None and key.tpm is None and key.rpd is None:
-            return 0.0
         longest = 0.0
         for bucket, kind in self._buckets(key, model, now):
             units = demand.units(kind) if demand is not None else 1.0
@@ -219,8 +227,6 @@ class Budgets:
 
     def take(self, key: Key, model: str | None, demand: Demand | None, now: float, reserve: bool = False) -> None:
         """Charge ``demand`` to ``key``'s buckets (``reserve``: for a request that will wait for it)."""
-        if not self.active and key.rpm is None and key.tpm is None and key.rpd is None:
-            return
         for bucket, kind in self._buckets(key, model, now):
             units = demand.units(kind) if demand is not None else 1.0
             bucket.refill(now)
@@ -280,7 +286,7 @@ class Budgets:
                         wait = max(wait, reset)  # a limit of 1: the next unit is the full bucket
                     continue  # a nearly full bucket says nothing of its refill rate yet
                 bucket = self._learned[slot] = Bucket(limit, bound, float(remaining), now)
-                self._kept.add(key._digest)
+                self.kept.add(key._digest)
                 self.active = True
             else:
                 if limit != bucket.capacity:
@@ -297,16 +303,12 @@ class Budgets:
             wait = max(wait, bucket.wait(1.0, now))
         return wait
 
-    def keeps(self, key: Key) -> bool:
-        """Whether a bucket is learned for ``key`` (for any model)."""
-        return key._digest in self._kept
-
     def forget(self) -> None:
         self._learned.clear()
-        self._kept.clear()
+        self.kept.clear()
         self._configured.clear()
         self._peaks.clear()
-        self.active = False
+        self.active = self.ceilings
 
 
 _BY_SCOPE: weakref.WeakKeyDictionary[Scope, Budgets] = weakref.WeakKeyDictionary()
@@ -354,12 +356,14 @@ class CapacityMonitor:
     __slots__ = (
         "_above_since",
         "_checked",
+        "_counted",
         "_last_share",
         "_offered",
         "_served",
         "exhausted_seconds",
         "low",
         "low_since",
+        "next_check",
         "offered",
         "rejected",
         "served",
@@ -376,35 +380,42 @@ class CapacityMonitor:
         self.threshold = threshold
         self.window = window
         self.offered = 0
+        """Requests offered (counted by the pool at each request's first pick)."""
         self.served = 0
+        """Requests served (counted by the pool at each success)."""
         self.rejected = 0
         self.waited = 0
         self.wait_seconds = 0.0
         self.exhausted_seconds = 0.0
         self.low = False
         self.low_since: float | None = None
+        self.next_check = -math.inf
+        """When the pool looks at its keys next (``update`` moves it on by ``CHECK_EVERY``)."""
         self._above_since: float | None = None
         self._checked = -math.inf
         self._last_share = 0.0
         self._offered = _Rate()
         self._served = _Rate()
+        self._counted = (0, 0)
 
-    def offer(self, now: float) -> None:
-        self.offered += 1
-        self._offered.add(now)
-
-    def serve(self, now: float) -> None:
-        self.served += 1
-        self._served.add(now)
-
-    def due(self, now: float) -> bool:
-        return now - self._checked >= self.CHECK_EVERY
+    def _count(self, now: float) -> None:
+        """Move what the counters gained since the last look into the per-second rates. The gains happened after
+        that look, and the offers before the next was due, so they are dated at most ``CHECK_EVERY`` after it."""
+        offered, served = self._counted
+        if offered == self.offered and served == self.served:
+            return
+        when = min(now, self._checked + self.CHECK_EVERY) if self._checked > -math.inf else now
+        self._offered.add(when, self.offered - offered)
+        self._served.add(when, self.served - served)
+        self._counted = (self.offered, self.served)
 
     def update(self, share: float, now: float) -> Literal["low", "restored"] | None:
         """Record the share of spent keys at ``now``; returns the alert transition, if any."""
+        self._count(now)
         if self._last_share >= 1.0 and self._checked > -math.inf:
             self.exhausted_seconds += now - self._checked
         self._checked = now
+        self.next_check = now + self.CHECK_EVERY
         self._last_share = share
         if share > self.threshold:
             if self._above_since is None:
@@ -425,4 +436,5 @@ class CapacityMonitor:
 
     def rates(self, now: float) -> tuple[float, float]:
         """(offered, served) requests a second over the last ten seconds."""
+        self._count(now)
         return self._offered.per_second(now), self._served.per_second(now)

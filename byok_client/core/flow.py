@@ -2,12 +2,13 @@
 
 ``attempts(pool, provider, request)`` yields the key to send with; the transport shell sends the request and
 hands back what came of it: ``flow.send(Observation(...))`` for any response, or ``flow.throw(exc)`` when sending
-or reading raised. The flow ends (``StopIteration.value``) with ``Done`` (the response is good: return it, and
-end its lease when its body closes) or ``GiveUp`` (hand the last response to the SDK with these headers).
+or reading raised. The flow ends (``StopIteration.value``) with the good attempt's ``Lease`` (the response is
+good: return it, and end the lease when its body closes) or ``GiveUp`` (hand the last response to the SDK with
+these headers).
 
 Every attempt holds a ``Lease`` on its key's in-flight slot. The flow releases it on every path it owns: a failed
 attempt, a thrown exception, a classifier that raises, and ``flow.close()`` (the shell always closes the flow,
-so an exception anywhere in the shell releases too). Only ``Done`` hands the lease on, to the response body.
+so an exception anywhere in the shell releases too). Only success hands the lease on, to the response body.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from ..providers.base import Provider
     from .pool import Limits, PoolState, _Entry
 
-__all__ = ["Done", "Flow", "GiveUp", "Lease", "Reject", "RequestFacts", "Wait", "attempts"]
+__all__ = ["Flow", "GiveUp", "Lease", "Reject", "RequestFacts", "Wait", "attempts"]
 
 log = logging.getLogger("byok_client")
 
@@ -64,7 +65,8 @@ class RequestFacts(Demand):
 
 
 class Lease:
-    """One attempt's hold on a key's in-flight slot; released exactly once, whichever path comes first."""
+    """One attempt's hold on a key's in-flight slot; released exactly once, whichever path comes first. A flow
+    that succeeds returns its lease: the response is good, and its body's close ends the lease."""
 
     __slots__ = ("_entry", "_pool", "key")
 
@@ -82,7 +84,8 @@ class Lease:
         """Give the slot back (idempotent)."""
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool._release(self._entry)
+            with pool._lock:
+                pool._release_locked(self._entry)
 
     def release_later(self) -> None:
         """``release()`` from a finalizer: queued, done by the pool at its next pick (no lock taken here, which
@@ -90,16 +93,6 @@ class Lease:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool._pending_release.append(self._entry)
-
-
-class Done:
-    """The attempt succeeded: return the response unread; ``lease`` ends when its body is consumed or closed."""
-
-    __slots__ = ("history", "lease")
-
-    def __init__(self, lease: Lease, history: list[Attempt]) -> None:
-        self.lease = lease
-        self.history = history
 
 
 class GiveUp:
@@ -118,9 +111,10 @@ class GiveUp:
         return f"GiveUp({self.verdict!r}, {self.headers!r})"
 
 
-Flow = Generator["Key | Wait", "Observation | None", "Done | GiveUp | Reject"]
-"""Yields the key of each attempt (or, before the first, ``Wait``: sleep, then ``send(None)``); returns ``Done``,
-``GiveUp``, or ``Reject`` (before any attempt: no key has budget in time, answer with a client-side 429)."""
+Flow = Generator["Key | Wait", "Observation | None", "Lease | GiveUp | Reject"]
+"""Yields the key of each attempt (or, before the first, ``Wait``: sleep, then ``send(None)``); returns the good
+attempt's ``Lease``, ``GiveUp``, or ``Reject`` (before any attempt: no key has budget in time, answer with a
+client-side 429)."""
 
 
 def attempts(
@@ -206,15 +200,14 @@ def attempts(
                 model = request.model if learn and pool._cooldown_scope == "model" else None
                 caps = _caps(provider, view) if learn else None
                 pool._record_success(entry, limits, events, name, where, model, caps, learn)
-                if history:  # only a request that failed over keeps a history (read when all keys fail)
-                    history.append(Attempt(entry.key.label, status, None))
-                provider.on_success(observation.headers, entry.key)
+                if provider.hears_success:
+                    provider.on_success(observation.headers, entry.key)
                 if events is not None:
                     from ..events import AttemptCompleted
 
                     events.append(AttemptCompleted(name, entry.key.label, None, None, where, None, status))
                     _flush(events, deliver, listeners)
-                done, lease = Done(lease, history), None
+                done, lease = lease, None
                 return done
             verdict = _classify(provider, observation)
             history.append(Attempt(entry.key.label, status, verdict.failure))

@@ -151,6 +151,7 @@ class PoolState:
                 entries.append(_Entry(key, health, index))
             self._entries = tuple(entries)
             self._by_digest = {e.key._digest: e for e in entries}
+            self._budgets.add_ceilings(keys)
             if self._scope is None:  # a private scope: its health lives in the entries
                 for e in entries:
                     self._shared.health[e.key._digest] = e.health
@@ -186,7 +187,7 @@ class PoolState:
     def _model_skip(
         self, model: str | None, now: float, events: list[PoolEvent] | None = None, provider: str = "", path: str = ""
     ) -> set[int]:
-        """Indices of keys cooling for ``model``. Expired marks are dropped on the way, each with its
+        """Indices of keys cooling for ``model`` (None: none). Expired marks are dropped on the way, each with its
         ``KeyRecovered`` event (so a per-model recovery is seen at the next request for that model)."""
         if model is None or self._cooldown_scope != "model":
             return set()
@@ -247,16 +248,15 @@ class PoolState:
             selector.add(i)
 
     def _usable_now(
-        self, now: float, demand: Demand | None = None, per_model: bool = False
+        self, now: float, demand: Demand | None = None, model: str | None = None
     ) -> tuple[Callable[[int], bool], list[int]]:
         """A side-effect-free readiness test for the selectors, and the list of keys it turned down (for the
-        pool's own bookkeeping afterwards). With a ``demand``, a key without key-wide budget for it is not usable
-        (``per_model``: nor one without budget for the request's model; the built-in selectors check that after
-        their pick instead, since dropping a key from their ready set is key-wide)."""
+        pool's own bookkeeping afterwards). With a ``demand`` (only while budgets apply), a key without key-wide
+        budget for it is not usable (with a ``model``: nor one without budget for that model; the built-in
+        selectors check that after their pick instead, since dropping a key from their ready set is key-wide)."""
         entries = self._entries
         dropped: list[int] = []
         budgets = self._budgets
-        model = self._budget_model(demand) if per_model else None
 
         def usable(i: int) -> bool:
             entry = entries[i]
@@ -272,16 +272,20 @@ class PoolState:
 
         return usable, dropped
 
-    def _budget_model(self, demand: Demand | None) -> str | None:
-        if demand is None or self._cooldown_scope != "model" or not self._budgets.active:
-            return None
-        return demand.model
+    def _demand(self, demand: Demand | None) -> tuple[Demand | None, str | None]:
+        """What a pick charges and checks: ``demand`` while any budget applies (else None: no budget is looked
+        at), and the model whose budget it is, where limits are per model."""
+        if demand is None or not self._budgets.active:
+            return None, None
+        return demand, demand.model if self._cooldown_scope == "model" else None
 
-    def _settle(self, dropped: list[int], now: float, demand: Demand | None = None) -> None:
+    def _budget_model(self, demand: Demand | None) -> str | None:
+        return self._demand(demand)[1]
+
+    def _settle(self, dropped: list[int], now: float, demand: Demand | None = None, model: str | None = None) -> None:
         """After a pick: keys the strategy found not ready are tracked until they are (cooling, saturated); a key
-        out of budget cools until its next unit (for the request's model, where limits are per model)."""
+        out of budget cools until its next unit (for ``model``, where limits are per model)."""
         entries = self._entries
-        model = self._budget_model(demand)
         for i in dropped:
             entry = entries[i]
             h = entry.health
@@ -342,18 +346,19 @@ class PoolState:
         when nothing is left. The chosen key counts one more request in flight and is charged ``demand``."""
         if isinstance(self._selector, FilterSelector):
             return self._select_custom(self._selector, tried, events, provider, path, model, demand, fallback)
+        demand, budget_model = self._demand(demand)
         now = self._clock()
         with self._lock:
             self._wake(now, events, provider, path)
-            if not tried:
-                self._capacity.offer(now)
-            if self._capacity.due(now):
+            capacity = self._capacity
+            if now >= capacity.next_check:
                 self._check_capacity(now, model, events, provider)
+            if not tried:
+                capacity.offered += 1
             cooling = self._model_skip(model, now, events, provider, path)
             skip = tried | cooling if cooling else tried
             usable, dropped = self._usable_now(now, demand)
             index = self._selector.pick(skip, usable, cooling)
-            budget_model = self._budget_model(demand)
             while index is not None and budget_model is not None:
                 # the pick has key-wide budget; out of budget for this model, it cools for the model only
                 wait = self._budgets.wait(self._entries[index].key, budget_model, demand, now)
@@ -363,7 +368,8 @@ class PoolState:
                 cooling = cooling | {index}
                 skip = skip | {index}
                 index = self._selector.pick(skip, usable, cooling)
-            self._settle(dropped, now, demand)
+            if dropped:
+                self._settle(dropped, now, demand, budget_model)
             chosen = self._entries[index] if index is not None else None
             if chosen is None and not tried and fallback:
                 chosen = self._fallback(model, now)
@@ -384,32 +390,34 @@ class PoolState:
     ) -> _Entry | None:
         """A user strategy runs with no lock held, on a snapshot; its pick is re-checked under the lock and the pick
         is tried once more if the key stopped being usable in between."""
+        demand, budget_model = self._demand(demand)
         for attempt in range(2):
             now = self._clock()
             with self._lock:
                 self._wake(now, events, provider, path)
                 if not tried and not attempt:
-                    self._capacity.offer(now)
+                    self._capacity.offered += 1
                 skip = tried | self._model_skip(model, now, events, provider, path)
-                usable, dropped = self._usable_now(now, demand, per_model=True)
+                usable, dropped = self._usable_now(now, demand, budget_model)
                 views = [self._view(e, now, model) for e in self._entries if e.index not in skip and usable(e.index)]
-                self._settle(dropped, now, demand)
+                if dropped:
+                    self._settle(dropped, now, demand, budget_model)
             chosen_index = selector.choose(views) if views else None  # user code: no lock held
             now = self._clock()
             with self._lock:
                 if chosen_index is not None:
                     entry = self._entries[chosen_index] if chosen_index < len(self._entries) else None
-                    usable, _ = self._usable_now(now, demand, per_model=True)
+                    usable, _ = self._usable_now(now, demand, budget_model)
                     if entry is not None and usable(entry.index) and entry.index not in tried:
                         if demand is not None:
-                            self._budgets.take(entry.key, self._budget_model(demand), demand, now)
+                            self._budgets.take(entry.key, budget_model, demand, now)
                         return self._take(entry, now)
                     continue  # it stopped being usable while the strategy ran: pick again
                 if views:
                     return None  # the strategy chose none of the usable keys
                 chosen = self._fallback(model, now) if not tried and fallback else None
                 if chosen is not None and demand is not None:
-                    self._budgets.take(chosen.key, self._budget_model(demand), demand, now)
+                    self._budgets.take(chosen.key, budget_model, demand, now)
                 return self._take(chosen, now) if chosen is not None else None
         return None
 
@@ -454,12 +462,9 @@ class PoolState:
         return m.cooldown_until if m is not None else 0.0
 
     # -- recording (used by the flow) --------------------------------------------------------------------------
-    def _release(self, entry: _Entry) -> None:
-        """The attempt on ``entry`` is over (its response was read or failed): one fewer in flight."""
-        with self._lock:
-            self._release_locked(entry)
-
     def _release_locked(self, entry: _Entry) -> None:
+        """The attempt on ``entry`` is over (its response was read or failed): one fewer in flight. Called with
+        the scope's lock held (by ``Lease.release``, and at the next pick for releases a finalizer queued)."""
         h = entry.health
         if h.in_flight > 0:
             h.in_flight -= 1
@@ -492,7 +497,7 @@ class PoolState:
             h = entry.health
             h.successes += 1
             h.record(now, None)
-            self._capacity.serve(now)
+            self._capacity.served += 1
             if limits is not None:
                 self._apply_limits(entry, limits, now, events, provider, path, model, caps, learn)
         shared = self._shared
@@ -506,7 +511,7 @@ class PoolState:
         learning): a key with per-model state or a learned bucket always does; otherwise only a reading near the
         limit (``FAR_REQUESTS``, ``FAR_TOKENS``). Read without the lock: a hint, and either answer is safe."""
         h = entry.health
-        if h.models or self._budgets.keeps(entry.key):
+        if h.models or entry.key._digest in self._budgets.kept:
             return True
         requests, tokens = limits[0], limits[1]
         margin = 2 * h.in_flight

@@ -83,16 +83,14 @@ def parse_duration(text: object) -> float | None:
 
     Never raises: returns None for anything unreadable (not str/bytes, garbage, negative, NaN, infinite, or a sum
     that overflows, or longer than 256 characters); huge finite values are returned as they are."""
+    if not isinstance(text, str | bytes) or len(text) > _MAX_TIME_TEXT:
+        return None
+    return _cached_duration(text) if len(text) <= _CACHED_DURATION_LENGTH else _parse_duration(text)
+
+
+def _parse_duration(text: str | bytes) -> float | None:
     if isinstance(text, bytes):
         text = text.decode("latin-1")
-    if not isinstance(text, str) or len(text) > _MAX_TIME_TEXT:
-        return None
-    if len(text) > _CACHED_DURATION_LENGTH:
-        return _parse_duration(text)
-    return _cached_duration(text)
-
-
-def _parse_duration(text: str) -> float | None:
     text = text.strip()
     number = _number(text)
     if number is not None:
@@ -413,6 +411,21 @@ class Provider:
     """The lower-case names of the headers ``read_limits`` reads (lets transports pass just those)."""
     pins_sessions: bool = False
     """Whether some requests must go out with the key an earlier request used (resumable uploads)."""
+    hears_success: bool = False
+    """Whether ``on_success`` does anything (set for each subclass: True when it overrides ``on_success``), so
+    the request path calls it only then."""
+
+    _byte_names: tuple[tuple[bytes, bytes], tuple[bytes, bytes]] | None = None
+    """The first two ``limits`` as bytes (requests, tokens), for the transports' ``{bytes: bytes}`` view."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.hears_success = cls.on_success is not Provider.on_success
+        if len(cls.limits) >= 2:
+            (a, b), (c, d) = cls.limits[0], cls.limits[1]
+            cls._byte_names = ((a.encode(), b.encode()), (c.encode(), d.encode()))
+        if cls.parse_reset is not Provider.parse_reset and "_parse_raw" not in cls.__dict__:
+            cls._parse_raw = Provider._parse_text  # type: ignore[assignment]
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
         """Read a failed response (status >= 400). ``headers`` must answer lower-case names.
@@ -460,9 +473,10 @@ class Provider:
         resets), or None when it says nothing usable. Called on every response, so it must be cheap: the transports pass
         a ``{bytes: bytes}`` view holding just ``limit_headers``. Never raises: a count that is not a non-negative
         integer, or a reset that is unreadable, negative, NaN or infinite, is None."""
-        if len(self.limits) < 2:
-            return None
-        if type(headers) is dict and (view := self._byte_names) is not None:
+        view = self._byte_names
+        if view is None:
+            return None  # fewer than two limits: nothing to read
+        if type(headers) is dict:
             (requests_b, requests_reset_b), (tokens_b, tokens_reset_b) = view
             raw_requests, raw_tokens = headers.get(requests_b), headers.get(tokens_b)
             if raw_requests is not None or raw_tokens is not None:
@@ -482,16 +496,11 @@ class Provider:
             return None
         return requests, tokens, self._reset(headers, requests_reset), self._reset(headers, tokens_reset)
 
-    @property
-    def _byte_names(self) -> tuple[tuple[bytes, bytes], tuple[bytes, bytes]] | None:
-        names = self.__dict__.get("_byte_names_cache")
-        if names is None and len(self.limits) >= 2:
-            (a, b), (c, d) = self.limits[0], self.limits[1]
-            names = ((a.encode(), b.encode()), (c.encode(), d.encode()))
-            self.__dict__["_byte_names_cache"] = names
-        return names
+    _parse_raw = staticmethod(parse_duration)
+    """A reset header's value (str, bytes or None) in seconds: ``parse_duration`` itself while ``parse_reset`` is
+    the default (cached, no decoding), else ``_parse_text`` (set per subclass)."""
 
-    def _parse_raw(self, raw: object) -> float | None:
+    def _parse_text(self, raw: object) -> float | None:
         if isinstance(raw, bytes):
             raw = raw.decode("latin-1")
         return self.parse_reset(raw) if raw and isinstance(raw, str) else None
@@ -525,7 +534,8 @@ class Provider:
         return None
 
     def on_success(self, headers: Mapping[str, str], key: Key) -> None:
-        """Called with each successful response's headers and the key that got it."""
+        """Called with each successful response's headers and the key that got it (only for a subclass that
+        overrides it: see ``hears_success``)."""
 
     def inject(self, headers: MutableMapping[str, str], key: Key) -> None:
         """Put ``key`` where the SDK put its own credential (the header holding our placeholder, else the first

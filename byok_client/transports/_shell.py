@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
 from .._binding import EXTENSION, TOKEN_PREFIX, TOKENS, Binding, origin_of
-from ..core.flow import Done, Flow, GiveUp, Lease, Reject, RequestFacts, Wait, attempts
+from ..core.flow import Flow, GiveUp, Lease, Reject, RequestFacts, Wait, attempts
 from ..core.keys import Key
 from ..core.policy import Observation
 from ..providers.base import CREDENTIAL_HEADERS, header_value
@@ -235,10 +235,11 @@ def _give_back(response: Any, raw: bytes, step: GiveUp, key: Key) -> Any:
     return response
 
 
-def _succeeded(response: Any, key: Key, done: Done, is_async: bool) -> Any:
+def _succeeded(response: Any, key: Key, lease: Lease, is_async: bool) -> Any:
     _mark(response.headers, key.label)
     # One fewer in flight when the body is consumed or closed; the stream itself is untouched.
-    response.stream = _releasing_class(_library(response), is_async)(response.stream, done.lease)
+    cls = _RELEASING.get((type(response), is_async)) or _releasing_class(response, is_async)
+    response.stream = cls(response.stream, lease)
     return response
 
 
@@ -297,7 +298,7 @@ def _sync_send(send: Callable[[Any], Any], request: Any, default: Binding | None
     body = request.read()  # so the body can be sent again with the next key
     pool = binding.pool
     pool.refresh_if_due()
-    cap = pool.policy.max_error_body
+    cap = pool._policy.max_error_body
     headers = request.headers
     saved = _save(headers)
     flow = _flow_for(binding, request, body)
@@ -330,7 +331,7 @@ def _sync_send(send: Callable[[Any], Any], request: Any, default: Binding | None
             try:
                 key = _key(flow.send(observation))
             except StopIteration as stop:
-                if isinstance(stop.value, Done):
+                if isinstance(stop.value, Lease):
                     return _succeeded(response, key, stop.value, False)  # unread: streams stay lazy
                 if rest is not None:
                     raw += _read_rest(response.stream, rest)
@@ -354,7 +355,7 @@ async def _async_send(send: Callable[[Any], Any], request: Any, default: Binding
     body = await request.aread()
     pool = binding.pool
     await pool.arefresh_if_due()
-    cap = pool.policy.max_error_body
+    cap = pool._policy.max_error_body
     headers = request.headers
     saved = _save(headers)
     flow = _flow_for(binding, request, body)
@@ -387,7 +388,7 @@ async def _async_send(send: Callable[[Any], Any], request: Any, default: Binding
             try:
                 key = _key(flow.send(observation))
             except StopIteration as stop:
-                if isinstance(stop.value, Done):
+                if isinstance(stop.value, Lease):
                     return _succeeded(response, key, stop.value, True)
                 if rest is not None:
                     raw += await _aread_rest(response.stream, rest)
@@ -451,12 +452,14 @@ async def _aread_rest(stream: Any, rest: AsyncIterator[bytes]) -> bytes:
 
 
 class ReleasingStream:
-    """A successful response's body stream that ends its attempt's lease when closed. Iteration is the inner
-    stream's own, so chunks pass through untouched."""
+    """A successful response's body stream that ends its attempt's lease when closed (the lease is released
+    once, whichever comes first). Iteration is the inner stream's own, so chunks pass through untouched."""
+
+    _lease: Lease | None = None  # a class default, for __del__ on an instance whose __init__ never ran
 
     def __init__(self, stream: Any, lease: Lease) -> None:
         self._stream = stream
-        self._lease: Lease | None = lease
+        self._lease = lease
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self._stream)
@@ -464,38 +467,34 @@ class ReleasingStream:
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._stream.__aiter__()  # type: ignore[no-any-return]
 
-    def _done(self) -> None:
-        lease, self._lease = self._lease, None
-        if lease is not None:
-            lease.release()
-
     def __del__(self) -> None:
         # A stream dropped without close() (a `break` out of the loop): hand the release to the pool to do under
         # its lock at the next pick. Taking the lock here could deadlock if the collector ran inside it.
-        lease, self._lease = getattr(self, "_lease", None), None
+        lease = self._lease
         if lease is not None:
-            lease.release_later()
+            lease.release_later()  # a no-op once the lease is released
 
     def close(self) -> None:
         try:
             self._stream.close()
         finally:
-            self._done()
+            assert self._lease is not None
+            self._lease.release()
 
     async def aclose(self) -> None:
         try:
             await self._stream.aclose()
         finally:
-            self._done()
+            assert self._lease is not None
+            self._lease.release()
 
 
-_RELEASING: dict[tuple[str, bool], type[ReleasingStream]] = {}
+_RELEASING: dict[tuple[type, bool], type[ReleasingStream]] = {}  # by the response's type and sync/async
 
 
-def _releasing_class(library: Any, is_async: bool) -> type[ReleasingStream]:
-    """``ReleasingStream`` as a byte stream of ``library`` (whose responses check the stream's type)."""
-    cls = _RELEASING.get((library.__name__, is_async))
-    if cls is None:
-        base = library.AsyncByteStream if is_async else library.SyncByteStream
-        cls = _RELEASING[(library.__name__, is_async)] = type("ReleasingStream", (ReleasingStream, base), {})
+def _releasing_class(response: Any, is_async: bool) -> type[ReleasingStream]:
+    """``ReleasingStream`` as a byte stream of the response's library (whose responses check the stream's type)."""
+    library = _library(response)
+    base = library.AsyncByteStream if is_async else library.SyncByteStream
+    cls = _RELEASING[(type(response), is_async)] = type("ReleasingStream", (ReleasingStream, base), {})
     return cls
