@@ -6,6 +6,7 @@ client hands the SDK a per-client placeholder token instead, which the transport
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import TYPE_CHECKING
 
@@ -46,9 +47,11 @@ class Binding:
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+@functools.lru_cache(maxsize=1024)  # called on every request, with the few origins a process talks to
 def origin_of(scheme: str, host: str, port: int | None) -> Origin:
     """A normalised origin: lower-case scheme and host, explicit port."""
-    return (scheme.lower(), host.lower(), port if port is not None else _DEFAULT_PORTS.get(scheme.lower(), 0))
+    scheme = scheme.lower()
+    return (scheme, host.lower(), port if port is not None else _DEFAULT_PORTS.get(scheme, 0))
 
 
 def parse_origins(origins: object) -> frozenset[Origin]:

@@ -265,3 +265,35 @@ def test_capacity_alerts_fire_once_per_episode(mock: MockProvider, caplog: pytes
     ]
     assert any("pool capacity restored" in r.getMessage() for r in caplog.records)
     assert len(mock.requests) == 4
+
+
+def test_offered_and_served_rates_count_every_request_over_the_last_ten_seconds(mock: MockProvider) -> None:
+    # The pool counts plain integers on the request path; the per-second rates are fed from them at each look.
+    clock = FakeClock(5000.0)
+    pool = KeyPool(keys(mock, 2), clock=clock)
+    c = client(mock, pool)
+    for _ in range(5):  # 4 requests in each of 5 seconds, one look (at least) per second
+        for _ in range(4):
+            chat(c)
+            clock.advance(0.25)
+    stats = pool.stats().capacity
+    assert stats is not None and stats.offered == 20 and stats.served == 20
+    # seconds 5000-5004 are whole, the current one (5005) is left out: 20 requests over a 9-second span
+    assert stats.offered_rate == pytest.approx(20 / 9) and stats.served_rate == pytest.approx(20 / 9)
+    clock.advance(20)  # a quiet spell: nothing in the last ten seconds
+    quiet = pool.stats().capacity
+    assert quiet is not None and quiet.offered_rate == 0.0 and quiet.offered == 20
+
+
+def test_forgetting_learned_budgets_keeps_configured_ceilings_in_force() -> None:
+    budgets = Budgets()
+    plain = Key("sk-plain")
+    budgets.add_ceilings([plain])
+    assert not budgets.active  # no bucket applies: the pool skips every budget check
+    capped = Key("sk-capped", rpm=1)
+    budgets.add_ceilings([plain, capped])
+    assert budgets.active
+    budgets.forget()
+    assert budgets.active
+    budgets.take(capped, None, Demand(), 100.0)
+    assert budgets.wait(capped, None, Demand(), 100.0) == pytest.approx(60.0)

@@ -283,7 +283,7 @@ class ByokClientMixin:
         if cached is None or cached[0] is not base_url or (cached[1].pool is not pool and cached[1].pool is not None):
             cached = self._byok_binding = (base_url, self._byok_binding_for(pool, base_url))
         binding = cached[1]
-        if binding.pool._all_disabled():
+        if binding.pool._none_enabled:
             # Raised here, before the SDK's send: some SDKs (anthropic) wrap transport errors as connection errors.
             raise NoUsableKeyError(self._byok_provider.name, binding.pool._disabled())
         request.extensions[EXTENSION] = binding

@@ -111,10 +111,10 @@ class GiveUp:
         return f"GiveUp({self.verdict!r}, {self.headers!r})"
 
 
-Flow = Generator["Key | Wait", "Observation | None", "Lease | GiveUp | Reject"]
-"""Yields the key of each attempt (or, before the first, ``Wait``: sleep, then ``send(None)``); returns the good
-attempt's ``Lease``, ``GiveUp``, or ``Reject`` (before any attempt: no key has budget in time, answer with a
-client-side 429)."""
+Flow = Generator["Key | Wait | Reject", "Observation | None", "Lease | GiveUp"]
+"""Yields the key of each attempt, or before the first, ``Wait`` (sleep, then ``send(None)``) or ``Reject`` (no key
+has budget in time: answer with a client-side 429 and close the flow); returns the good attempt's ``Lease`` or
+``GiveUp``."""
 
 
 def attempts(
@@ -137,12 +137,14 @@ def attempts(
     where = request.path if events is not None else ""  # the path, for events only
     demand = request
     admitting = pool._on_exhausted != "send"
+    debug = log.isEnabledFor(logging.DEBUG)  # once a request: the per-attempt DEBUG lines
     entry = pool._select(
         tried, events, name, where, request.model if shared.model_cooling else None, demand, not admitting
     )
-    _picked(entry, name, request)
+    if debug:
+        _picked(entry, name, request)
     _flush(events, deliver, listeners)
-    if entry is None and admitting and not pool._all_disabled():
+    if entry is None and admitting and not pool._none_enabled:
         # Admission: every key is spent. Wait (no lease held, no lock) for a reserved unit, or reject.
         deadline = pool._clock() + pool._max_wait
         model = request.model if pool._cooldown_scope == "model" else None
@@ -155,7 +157,8 @@ def attempts(
                 log.debug(
                     "%s %s: no key has budget for %.3f s: rejected client-side", name, request.path, step.retry_after
                 )
-                return step
+                yield step
+                raise RuntimeError("a rejected request's flow cannot go on")
             reserved, seconds = step
             if seconds < 0:
                 entry = reserved  # taken as without admission
@@ -166,7 +169,8 @@ def attempts(
                 pool._unreserve(reserved, demand)
                 raise
             entry = pool._claim(reserved, demand)
-            _picked(entry, name, request)
+            if debug:
+                _picked(entry, name, request)
     if entry is None:
         raise NoUsableKeyError(name, pool._disabled())
     lease: Lease | None = Lease(pool, entry)
@@ -211,7 +215,7 @@ def attempts(
                 return done
             verdict = _classify(provider, observation)
             history.append(Attempt(entry.key.label, status, verdict.failure))
-            if log.isEnabledFor(logging.DEBUG):
+            if debug:
                 log.debug(
                     "%s %s: key %s got HTTP %d: %s (%s, retry after %s)",
                     name,
@@ -240,7 +244,8 @@ def attempts(
             lease.release()
             lease = None
             nxt = pool._select(tried, events, name, where, request.model if shared.model_cooling else None)
-            _picked(nxt, name, request)
+            if debug:
+                _picked(nxt, name, request)
             if nxt is None:
                 headers = _retry_headers(pool, verdict, history, name, model)
                 if events is not None:
@@ -281,8 +286,9 @@ def _flush(events: list[PoolEvent] | None, deliver: Any, listeners: Sequence[Eve
 
 
 def _picked(entry: _Entry | None, name: str, request: RequestFacts) -> None:
-    """DEBUG: the key an attempt took, logged right after the pick (before any listener runs)."""
-    if entry is not None and log.isEnabledFor(logging.DEBUG):
+    """DEBUG (call it only then): the key an attempt took, logged right after the pick (before any listener
+    runs)."""
+    if entry is not None:
         log.debug("%s %s: using key %s", name, request.path, entry.key.label)
 
 

@@ -99,6 +99,7 @@ class PoolState:
         self._saturated: set[int] = set()
         self._pending_release: list[_Entry] = []  # appended by finalizers of streams nobody closed
         self._disabled_count = 0
+        self._none_enabled = False  # every key is disabled (kept with _disabled_count by _count_disabled)
         self._budgets: Budgets = budgets_for(self._shared)
         self._capacity = CapacityMonitor()
 
@@ -168,6 +169,7 @@ class PoolState:
                 elif h.cooldown_until > now:
                     self._selector.remove(e.index)
                     self._queue(e)
+            self._count_disabled()
         self._shared.flush()
 
     # -- selection (used by the flow) --------------------------------------------------------------------------
@@ -185,11 +187,11 @@ class PoolState:
             heapq.heappush(self._cooling, (until, entry.index))
 
     def _model_skip(
-        self, model: str | None, now: float, events: list[PoolEvent] | None = None, provider: str = "", path: str = ""
+        self, model: str, now: float, events: list[PoolEvent] | None = None, provider: str = "", path: str = ""
     ) -> set[int]:
-        """Indices of keys cooling for ``model`` (None: none). Expired marks are dropped on the way, each with its
+        """Indices of keys cooling for ``model``. Expired marks are dropped on the way, each with its
         ``KeyRecovered`` event (so a per-model recovery is seen at the next request for that model)."""
-        if model is None or self._cooldown_scope != "model":
+        if self._cooldown_scope != "model":
             return set()
         cooling = self._shared.model_cooling.get(model)
         if not cooling:
@@ -213,7 +215,12 @@ class PoolState:
                 skip.add(entry.index)
         return skip
 
-    def _wake(self, now: float, events: list[PoolEvent] | None, provider: str, path: str) -> None:
+    def _catch_up(
+        self, now: float, events: list[PoolEvent] | None, provider: str, path: str, model: str | None
+    ) -> set[int]:
+        """Bring the pool up to ``now`` before a pick: releases a finalizer queued, keys another process revived,
+        cooldowns that ended (each with its ``KeyRecovered`` event). Returns the indices of the keys cooling for
+        ``model`` (``_model_skip``)."""
         pending = self._pending_release
         while pending:
             self._release_locked(pending.pop())
@@ -225,6 +232,7 @@ class PoolState:
                     self._selector.add(e.index)
                 else:
                     self._disabled_count += 1
+            self._count_disabled()
         entries, cooling, selector = self._entries, self._cooling, self._selector
         while cooling and cooling[0][0] <= now:
             until, i = heapq.heappop(cooling)
@@ -246,6 +254,7 @@ class PoolState:
                 h.cooldown_failure = None
                 h.cooldown_told = False
             selector.add(i)
+        return self._model_skip(model, now, events, provider, path) if model is not None else set()
 
     def _usable_now(
         self, now: float, demand: Demand | None = None, model: str | None = None
@@ -349,13 +358,12 @@ class PoolState:
         demand, budget_model = self._demand(demand)
         now = self._clock()
         with self._lock:
-            self._wake(now, events, provider, path)
+            cooling = self._catch_up(now, events, provider, path, model)
             capacity = self._capacity
             if now >= capacity.next_check:
                 self._check_capacity(now, model, events, provider)
             if not tried:
                 capacity.offered += 1
-            cooling = self._model_skip(model, now, events, provider, path)
             skip = tried | cooling if cooling else tried
             usable, dropped = self._usable_now(now, demand)
             index = self._selector.pick(skip, usable, cooling)
@@ -394,10 +402,9 @@ class PoolState:
         for attempt in range(2):
             now = self._clock()
             with self._lock:
-                self._wake(now, events, provider, path)
+                skip = tried | self._catch_up(now, events, provider, path, model)
                 if not tried and not attempt:
                     self._capacity.offered += 1
-                skip = tried | self._model_skip(model, now, events, provider, path)
                 usable, dropped = self._usable_now(now, demand, budget_model)
                 views = [self._view(e, now, model) for e in self._entries if e.index not in skip and usable(e.index)]
                 if dropped:
@@ -561,10 +568,10 @@ class PoolState:
                     tokens_reset=shared.to_wall(h.tokens_reset_at) if h.tokens_reset_at is not None else None,
                 )
             )
-        others = max(h.in_flight - 1, 0)
-        wait = (
-            self._budgets.observe(entry.key, model if per_model else None, limits, caps, others, now) if learn else 0.0
-        )
+        wait = 0.0
+        if learn:
+            others = max(h.in_flight - 1, 0)
+            wait = self._budgets.observe(entry.key, model if per_model else None, limits, caps, others, now)
         if wait > 0:
             self._cool(
                 entry, Failure.RATE_LIMITED, wait, True, now, events, provider, path, model if per_model else None
@@ -645,6 +652,7 @@ class PoolState:
                     if self._current(entry):
                         self._selector.disable(entry.index)
                         self._disabled_count += 1
+                        self._count_disabled()
                     if events is not None:
                         from ..events import KeyDisabled
 
@@ -808,8 +816,9 @@ class PoolState:
         if events is not None:
             events.append(event)
 
-    def _all_disabled(self) -> bool:
-        return bool(self._entries) and self._disabled_count >= len(self._entries)
+    def _count_disabled(self) -> None:
+        """After ``_disabled_count`` changed: whether every key is now disabled (read on every request)."""
+        self._none_enabled = bool(self._entries) and self._disabled_count >= len(self._entries)
 
     def _disabled(self) -> list[tuple[str, str]]:
         with self._lock:

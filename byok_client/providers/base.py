@@ -83,9 +83,12 @@ def parse_duration(text: object) -> float | None:
 
     Never raises: returns None for anything unreadable (not str/bytes, garbage, negative, NaN, infinite, or a sum
     that overflows, or longer than 256 characters); huge finite values are returned as they are."""
-    if not isinstance(text, str | bytes) or len(text) > _MAX_TIME_TEXT:
+    if not isinstance(text, str | bytes):
         return None
-    return _cached_duration(text) if len(text) <= _CACHED_DURATION_LENGTH else _parse_duration(text)
+    size = len(text)
+    if size > _CACHED_DURATION_LENGTH:
+        return _parse_duration(text) if size <= _MAX_TIME_TEXT else None
+    return _cached_duration(text)
 
 
 def _parse_duration(text: str | bytes) -> float | None:

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
 from .._binding import EXTENSION, TOKEN_PREFIX, TOKENS, Binding, origin_of
-from ..core.flow import Flow, GiveUp, Lease, Reject, RequestFacts, Wait, attempts
+from ..core.flow import GiveUp, Lease, Reject, RequestFacts, Wait, attempts
 from ..core.keys import Key
 from ..core.policy import Observation
 from ..providers.base import CREDENTIAL_HEADERS, header_value
@@ -243,20 +243,6 @@ def _succeeded(response: Any, key: Key, lease: Lease, is_async: bool) -> Any:
     return response
 
 
-def _start(flow: Flow) -> Key | Wait | Reject:
-    try:
-        return next(flow)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]  # a Reject: admission refused before any attempt
-
-
-def _resume(flow: Flow) -> Key | Wait | Reject:
-    try:
-        return flow.send(None)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-
-
 def _rejected(request: Any, binding: Binding, step: Reject) -> Any:
     """The 429 the pool answers itself when no key has budget in time: the SDK raises its own typed error
     (``RateLimitError``...), and its retry loop honours ``retry-after-ms``. Nothing reached the provider."""
@@ -303,12 +289,13 @@ def _sync_send(send: Callable[[Any], Any], request: Any, default: Binding | None
     saved = _save(headers)
     flow = _flow_for(binding, request, body)
     try:
-        step = _start(flow)
-        while isinstance(step, Wait):
-            time.sleep(step.seconds)  # the sync shell only: no lock is held, no event loop runs here
-            step = _resume(flow)
-        if isinstance(step, Reject):
-            return _rejected(request, binding, step)
+        step = next(flow)
+        if not isinstance(step, Key):  # admission: wait for budget, or answer the 429 ourselves
+            while isinstance(step, Wait):
+                time.sleep(step.seconds)  # the sync shell only: no lock is held, no event loop runs here
+                step = flow.send(None)
+            if isinstance(step, Reject):
+                return _rejected(request, binding, step)
         key = step
         while True:
             _inject(headers, provider, key)
@@ -360,12 +347,13 @@ async def _async_send(send: Callable[[Any], Any], request: Any, default: Binding
     saved = _save(headers)
     flow = _flow_for(binding, request, body)
     try:
-        step = _start(flow)
-        while isinstance(step, Wait):
-            await asyncio.sleep(step.seconds)
-            step = _resume(flow)
-        if isinstance(step, Reject):
-            return _rejected(request, binding, step)
+        step = next(flow)
+        if not isinstance(step, Key):
+            while isinstance(step, Wait):
+                await asyncio.sleep(step.seconds)
+                step = flow.send(None)
+            if isinstance(step, Reject):
+                return _rejected(request, binding, step)
         key = step
         while True:
             _inject(headers, provider, key)
@@ -472,21 +460,23 @@ class ReleasingStream:
         # its lock at the next pick. Taking the lock here could deadlock if the collector ran inside it.
         lease = self._lease
         if lease is not None:
-            lease.release_later()  # a no-op once the lease is released
+            lease.release_later()
 
     def close(self) -> None:
         try:
             self._stream.close()
         finally:
-            assert self._lease is not None
-            self._lease.release()
+            lease, self._lease = self._lease, None  # so __del__ finds nothing left to do
+            if lease is not None:
+                lease.release()
 
     async def aclose(self) -> None:
         try:
             await self._stream.aclose()
         finally:
-            assert self._lease is not None
-            self._lease.release()
+            lease, self._lease = self._lease, None
+            if lease is not None:
+                lease.release()
 
 
 _RELEASING: dict[tuple[type, bool], type[ReleasingStream]] = {}  # by the response's type and sync/async
