@@ -82,6 +82,7 @@ class PoolState:
         except ValueError as exc:
             raise ByokConfigError(str(exc)) from None
         self._strategy = strategy
+        self._custom = self._selector if isinstance(self._selector, FilterSelector) else None
         self._policy = policy or FailoverPolicy()
         self._clock = clock
         self._scope = scope
@@ -353,8 +354,8 @@ class PoolState:
         ``demand`` and not yet tried; if none is and nothing was tried yet, the non-disabled key that is ready
         soonest (a real request beats an invented error; ``fallback=False``: None instead, for admission). None
         when nothing is left. The chosen key counts one more request in flight and is charged ``demand``."""
-        if isinstance(self._selector, FilterSelector):
-            return self._select_custom(self._selector, tried, events, provider, path, model, demand, fallback)
+        if self._custom is not None:  # a user strategy: run with no lock held
+            return self._select_custom(self._custom, tried, events, provider, path, model, demand, fallback)
         demand, budget_model = self._demand(demand)
         now = self._clock()
         with self._lock:

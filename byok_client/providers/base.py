@@ -506,7 +506,9 @@ class Provider:
     def _parse_text(self, raw: object) -> float | None:
         if isinstance(raw, bytes):
             raw = raw.decode("latin-1")
-        return self.parse_reset(raw) if raw and isinstance(raw, str) else None
+        elif not isinstance(raw, str):
+            return None
+        return self.parse_reset(raw) if raw else None
 
     def _reset(self, headers: Mapping[str, str], name: str) -> float | None:
         text = str_header(headers, name)

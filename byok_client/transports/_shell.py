@@ -110,18 +110,19 @@ _CREDENTIAL_BYTES = {name.encode(): name for name in CREDENTIAL_HEADERS}
 _KEY_HEADER_BYTES = KEY_HEADER.encode()
 
 
-def _save(headers: Any) -> Any:
-    raw = getattr(headers, "_list", None)
+def _save(headers: Any) -> tuple[list[Any] | None, Any]:
+    """(the library's header list, or None for another kind of headers; what ``_restore`` puts back)."""
+    raw: list[Any] | None = getattr(headers, "_list", None)
     if raw is not None:
-        return list(raw)
-    return {name: headers.get(name) for name in CREDENTIAL_HEADERS}
+        return raw, list(raw)
+    return None, {name: headers.get(name) for name in CREDENTIAL_HEADERS}
 
 
-def _restore(headers: Any, saved: Any) -> None:
+def _restore(headers: Any, raw: list[Any] | None, saved: Any) -> None:
     """Put the request's credential headers back as the SDK set them: exceptions and logs that show the request
     (``err.response.request.headers``) then never carry a managed key."""
-    if isinstance(saved, list):
-        headers._list[:] = saved
+    if raw is not None:
+        raw[:] = saved
         return
     for name, value in saved.items():
         if value is None:
@@ -131,9 +132,9 @@ def _restore(headers: Any, saved: Any) -> None:
             headers[name] = value
 
 
-def _inject(headers: Any, provider: Any, key: Key) -> None:
-    """``provider.inject`` on the header list when the SDK sent exactly one credential header (the usual case)."""
-    raw = getattr(headers, "_list", None)
+def _inject(headers: Any, raw: list[Any] | None, provider: Any, key: Key) -> None:
+    """``provider.inject`` on the header list ``raw`` (see ``_save``) when the SDK sent exactly one credential
+    header (the usual case)."""
     if raw is not None:
         found = -1
         for i, entry in enumerate(raw):
@@ -286,7 +287,7 @@ def _sync_send(send: Callable[[Any], Any], request: Any, default: Binding | None
     pool.refresh_if_due()
     cap = pool._policy.max_error_body
     headers = request.headers
-    saved = _save(headers)
+    raw_headers, saved = _save(headers)
     flow = _flow_for(binding, request, body)
     try:
         step = next(flow)
@@ -298,7 +299,7 @@ def _sync_send(send: Callable[[Any], Any], request: Any, default: Binding | None
                 return _rejected(request, binding, step)
         key = step
         while True:
-            _inject(headers, provider, key)
+            _inject(headers, raw_headers, provider, key)
             raw, rest = b"", None
             try:
                 response = send(request)
@@ -327,7 +328,7 @@ def _sync_send(send: Callable[[Any], Any], request: Any, default: Binding | None
                 response.stream.close()  # the rest of a discarded error body: not worth reading
     finally:
         flow.close()  # releases the lease of an attempt cut short by an exception anywhere above
-        _restore(headers, saved)
+        _restore(headers, raw_headers, saved)
 
 
 async def _async_send(send: Callable[[Any], Any], request: Any, default: Binding | None = None) -> Any:
@@ -344,7 +345,7 @@ async def _async_send(send: Callable[[Any], Any], request: Any, default: Binding
     await pool.arefresh_if_due()
     cap = pool._policy.max_error_body
     headers = request.headers
-    saved = _save(headers)
+    raw_headers, saved = _save(headers)
     flow = _flow_for(binding, request, body)
     try:
         step = next(flow)
@@ -356,7 +357,7 @@ async def _async_send(send: Callable[[Any], Any], request: Any, default: Binding
                 return _rejected(request, binding, step)
         key = step
         while True:
-            _inject(headers, provider, key)
+            _inject(headers, raw_headers, provider, key)
             raw, rest = b"", None
             try:
                 response = await send(request)
@@ -385,7 +386,7 @@ async def _async_send(send: Callable[[Any], Any], request: Any, default: Binding
                 await response.stream.aclose()
     finally:
         flow.close()
-        _restore(headers, saved)
+        _restore(headers, raw_headers, saved)
 
 
 # -- bodies ---------------------------------------------------------------------------------------------------------
@@ -450,7 +451,7 @@ class ReleasingStream:
         self._lease = lease
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._stream)
+        return self._stream.__iter__()  # type: ignore[no-any-return]
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._stream.__aiter__()  # type: ignore[no-any-return]
