@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 import re
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -84,12 +84,11 @@ class Demand:
     """What one request asks of a budget: one request and (read lazily, only when a token bucket applies) its
     estimated tokens; ``model`` is the request's model where limits are per model, else None."""
 
-    __slots__ = ("_body", "_model", "_read_model", "_tokens")
+    __slots__ = ("_body", "_model", "_tokens")
 
-    def __init__(self, body: bytes = b"", model: Callable[[], str | None] | None = None) -> None:
+    def __init__(self, body: bytes = b"") -> None:
         self._body = body
-        self._read_model = model
-        self._model: str | bool | None = False
+        self._model: str | bool | None = False  # False: not read yet
         self._tokens = -1
 
     @property
@@ -100,7 +99,8 @@ class Demand:
         return model if isinstance(model, str) else None
 
     def _find_model(self) -> str | None:
-        return self._read_model() if self._read_model is not None else None
+        """How the model is read (once): none here; ``core.flow.RequestFacts`` reads it from the request."""
+        return None
 
     @property
     def tokens(self) -> int:
