@@ -162,13 +162,12 @@ def _lookup(headers: Mapping[Any, Any], name: str) -> Any:
 
 
 def _to_int(raw: object) -> int | None:
-    """A non-negative integer from a header's text (str or bytes), else None. Never raises; a value no header
-    holds (a number, from a hand-made dict) is taken as ``int()`` takes it."""
-    if raw is None:
+    """A non-negative integer from str or bytes, else None."""
+    if not isinstance(raw, str | bytes):
         return None
     try:
-        value = int(raw)  # type: ignore[call-overload]  # anything int() refuses is None below
-    except (TypeError, ValueError, OverflowError):  # not text, not an integer, too long, inf
+        value = int(raw)
+    except ValueError:  # includes integers too long to convert
         return None
     return value if value >= 0 else None
 
