@@ -14,6 +14,7 @@ import pytest
 from byok_client import Key, KeyPool, OpenAI
 from byok_client.core.policy import Verdict
 from byok_client.core.pool import PoolState
+from byok_client.providers.anthropic import AnthropicProvider
 from byok_client.providers.base import Provider, parse_duration
 from byok_client.providers.openai import OpenAIProvider
 from byok_client.testing import MockProvider
@@ -69,6 +70,37 @@ def test_a_provider_parse_reset_reads_the_transports_byte_view_too() -> None:
     assert OpenAIProvider().read_limits(view) == (5, 100, None, None)  # type: ignore[arg-type]  # not Go durations
     go = {**view, b"x-ratelimit-reset-requests": b"1m30s", b"x-ratelimit-reset-tokens": b"6ms"}
     assert OpenAIProvider().read_limits(go) == (5, 100, 90.0, 0.006)  # type: ignore[arg-type]
+
+
+class AnthropicTenths(AnthropicProvider):
+    """A subclass that reads resets its own way: its parser, not Anthropic's, must see the byte view."""
+
+    def parse_reset(self, text: str) -> float | None:
+        return 0.1 if text == "soon" else None
+
+
+class AnthropicAsIs(AnthropicProvider):
+    """A subclass that changes nothing about resets: it keeps Anthropic's byte reader."""
+
+
+def test_anthropic_reads_its_reset_moments_from_bytes_as_from_text() -> None:
+    moment = "2999-01-01T00:00:00Z"
+    view = {
+        b"anthropic-ratelimit-requests-remaining": b"4",
+        b"anthropic-ratelimit-requests-reset": moment.encode(),
+        b"anthropic-ratelimit-tokens-remaining": b"900",
+        b"anthropic-ratelimit-tokens-reset": b"2020-01-01T00:00:00Z",
+    }
+    for provider in (AnthropicProvider(), AnthropicAsIs()):
+        requests, tokens, requests_reset, tokens_reset = provider.read_limits(view)  # type: ignore[arg-type,misc]
+        assert (requests, tokens, tokens_reset) == (4, 900, 0.0)  # a past moment: usable now
+        text = provider.parse_reset(moment)
+        assert requests_reset is not None and text is not None and abs(requests_reset - text) < 1.0
+        assert requests_reset > 30 * 365 * 86400
+    assert AnthropicAsIs._parse_raw is AnthropicProvider._parse_raw
+    own = {**view, b"anthropic-ratelimit-requests-reset": b"soon", b"anthropic-ratelimit-tokens-reset": b"later"}
+    assert AnthropicTenths().read_limits(own) == (4, 900, 0.1, None)  # type: ignore[arg-type]
+    assert AnthropicProvider().read_limits(own) == (4, 900, None, None)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("text", [b"1m30s", "1m30s", b"6ms", " 2s "])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from array import array
-
 from .policy import Failure
 
 __all__ = ["WINDOW_BUCKETS", "WINDOW_SECONDS", "Health", "ModelHealth", "Window"]
@@ -16,19 +14,22 @@ _FIELDS = 5
 
 
 class Window:
-    """Attempt outcomes over the last ``WINDOW_SECONDS``, in ``WINDOW_BUCKETS`` buckets (one compact array)."""
+    """Attempt outcomes over the last ``WINDOW_SECONDS``, in ``WINDOW_BUCKETS`` buckets (one flat list). A list,
+    not an ``array``: the window is touched once per request, amid the SDK's own work, and a list's item access is
+    the interpreter's common path (an array's is code nothing else on the request path runs; timed inside a real
+    request, that cost twice as much)."""
 
     __slots__ = ("_data",)
 
     def __init__(self) -> None:
-        self._data = array("q", [-1, 0, 0, 0, 0] * WINDOW_BUCKETS)
+        self._data = [-1, 0, 0, 0, 0] * WINDOW_BUCKETS
 
     def add(self, now: float, failure: Failure | None, timeout: bool = False) -> None:
         epoch = int(now // _BUCKET)
         base = (epoch % WINDOW_BUCKETS) * _FIELDS
         data = self._data
         if data[base] != epoch:
-            data[base : base + _FIELDS] = array("q", [epoch, 0, 0, 0, 0])
+            data[base : base + _FIELDS] = (epoch, 0, 0, 0, 0)
         data[base + 1] += 1
         if failure is not None or timeout:
             data[base + 2] += 1

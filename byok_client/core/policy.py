@@ -7,6 +7,7 @@ import enum
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .._errors import ByokConfigError
 
@@ -33,9 +34,10 @@ class Failure(enum.StrEnum):
         return self is not Failure.CLIENT_ERROR
 
 
-@dataclass(frozen=True, slots=True)
-class Observation:
-    """What came back for one attempt: status, headers (lower-case names) and the start of the body."""
+class Observation(NamedTuple):
+    """What came back for one attempt: status, headers (lower-case names) and the start of the body. A named
+    tuple: read-only like the other value objects, and built once per request at a tuple's cost (a frozen
+    dataclass pays an ``object.__setattr__`` per field)."""
 
     status: int
     headers: Mapping[str, str]

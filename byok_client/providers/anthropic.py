@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from ..core.policy import Failure, Verdict
-from .base import Provider, json_body, json_top_level_string, object_field, rate_limit, text_field
+from .base import TEXT_TYPES, Provider, json_body, json_top_level_string, object_field, rate_limit, text_field
 
 __all__ = ["AnthropicProvider", "anthropic_reset", "regain_access_in"]
 
@@ -21,25 +23,27 @@ _ORG_DISABLED = "this organization has been disabled"
 _SPEND_CODES = frozenset({"enforced_spend_limit_reached"})
 
 
-def _seconds_until(moment: datetime) -> float | None:
+@functools.lru_cache(maxsize=1024)
+def _moment(raw: str | bytes) -> float | None:
+    """The POSIX time of an RFC 3339 moment (naive means UTC), or None if it cannot be read. Cached: every
+    response carries two reset moments, and the same moment comes back on many responses in a row."""
+    text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
     try:
-        return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
-    except OverflowError:  # an offset that pushes the moment past datetime's range
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.timestamp()
+    except (ValueError, OverflowError):
         return None
 
 
-def _reset_in(raw: object) -> float | None:
-    """Seconds until an RFC 3339 moment (``2025-06-02T15:15:48Z``; naive means UTC): 0 if it is past, None if it
-    cannot be read. Never raises."""
-    if not raw or not isinstance(raw, str) or len(raw) > 64:  # no RFC 3339 moment is longer
+def _reset_in(text: object) -> float | None:
+    """Seconds until an RFC 3339 moment (``2025-06-02T15:15:48Z``; naive means UTC), as text or the transports'
+    bytes: 0 if it is past, None if it cannot be read. Never raises."""
+    if not text or not isinstance(text, TEXT_TYPES) or len(text) > 64:  # no RFC 3339 moment is longer
         return None
-    try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return _seconds_until(moment)
+    at = _moment(text)
+    return None if at is None else max(at - time.time(), 0.0)
 
 
 def regain_access_in(message: str) -> float | None:
@@ -65,6 +69,8 @@ class AnthropicProvider(Provider):
 
     def parse_reset(self, text: str) -> float | None:
         return _reset_in(text)
+
+    _parse_raw = staticmethod(_reset_in)  # the transports' bytes are read as they are (no decoding per response)
 
     env_list = ("ANTHROPIC_API_KEYS",)
     env_numbered = ("ANTHROPIC_API_KEY_",)

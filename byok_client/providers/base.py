@@ -47,6 +47,8 @@ _DURATION_SCALE = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µ
 _CACHED_DURATION_LENGTH = 64
 # No provider sends a duration or date this long; reading one would only cost time.
 _MAX_TIME_TEXT = 256
+# For the per-request checks: a tuple is checked in C at once; ``str | bytes`` builds a union object each time.
+TEXT_TYPES = (str, bytes)
 
 # The parsers below read text the provider (or anything between it and us) sent. They never raise: a value that
 # cannot be read, or is negative, NaN or infinite, gives None ("no usable time"); a huge finite value is returned
@@ -83,7 +85,7 @@ def parse_duration(text: object) -> float | None:
 
     Never raises: returns None for anything unreadable (not str/bytes, garbage, negative, NaN, infinite, or a sum
     that overflows, or longer than 256 characters); huge finite values are returned as they are."""
-    if not isinstance(text, str | bytes):
+    if not isinstance(text, TEXT_TYPES):
         return None
     size = len(text)
     if size > _CACHED_DURATION_LENGTH:
@@ -163,7 +165,7 @@ def _lookup(headers: Mapping[Any, Any], name: str) -> Any:
 
 def _to_int(raw: object) -> int | None:
     """A non-negative integer from str or bytes, else None."""
-    if not isinstance(raw, str | bytes):
+    if not isinstance(raw, TEXT_TYPES):
         return None
     try:
         value = int(raw)
@@ -427,7 +429,7 @@ class Provider:
         if len(cls.limits) >= 2:
             (a, b), (c, d) = cls.limits[0], cls.limits[1]
             cls._byte_names = ((a.encode(), b.encode()), (c.encode(), d.encode()))
-        if cls.parse_reset is not Provider.parse_reset and "_parse_raw" not in cls.__dict__:
+        if "parse_reset" in cls.__dict__ and "_parse_raw" not in cls.__dict__:  # else the parent's pair holds
             cls._parse_raw = Provider._parse_text  # type: ignore[assignment]
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> Verdict:
@@ -501,7 +503,8 @@ class Provider:
 
     _parse_raw = staticmethod(parse_duration)
     """A reset header's value (str, bytes or None) in seconds: ``parse_duration`` itself while ``parse_reset`` is
-    the default (cached, no decoding), else ``_parse_text`` (set per subclass)."""
+    the default (cached, no decoding); a class that defines ``parse_reset`` gets ``_parse_text`` (its
+    ``parse_reset`` on the decoded text) unless it defines a ``_parse_raw`` of its own, as Anthropic's does."""
 
     def _parse_text(self, raw: object) -> float | None:
         if isinstance(raw, bytes):

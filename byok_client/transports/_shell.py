@@ -97,6 +97,14 @@ def _binding_for(request: Any, default: Binding | None = None) -> Binding | None
 
 
 def _token_binding(headers: Any) -> Binding | None:
+    """The binding a placeholder token in a credential header stands for: one pass over the library's header
+    list (a ``headers.get`` per credential name would scan it four times)."""
+    raw = getattr(headers, "_list", None)
+    if raw is not None:
+        for entry in raw:
+            if entry[1] in _CREDENTIAL_BYTES and _TOKEN_PREFIX_BYTES in entry[2]:
+                return TOKENS.lookup(entry[2].decode("latin-1"))
+        return None
     for name in CREDENTIAL_HEADERS:
         value = headers.get(name)
         if value is not None and TOKEN_PREFIX in value:
@@ -108,6 +116,7 @@ def _token_binding(headers: Any) -> Binding | None:
 # operation scans it. The hot path works on that list directly: one scan, O(1) replace, restore by copy.
 _CREDENTIAL_BYTES = {name.encode(): name for name in CREDENTIAL_HEADERS}
 _KEY_HEADER_BYTES = KEY_HEADER.encode()
+_TOKEN_PREFIX_BYTES = TOKEN_PREFIX.encode()
 
 
 def _save(headers: Any) -> tuple[list[Any] | None, Any]:
