@@ -10,11 +10,13 @@ this way; with 300-request arms it read 0.95-1.05). Prints a table and writes ``
 (untracked); ``--update`` also writes the tracked ``benchmarks/results.json``. Nothing
 here is asserted by the test suite.
 
-``--only SECTION`` runs one section (``overhead``, ``streaming``, ``failover``, ``scale``, ``import``, ``memory``);
-``--no-pin`` leaves both processes wherever the OS puts them. ``--baseline DIR`` adds a third arm to the sync
-per-request figures: the ``byok_client`` package of another checkout (``DIR/byok_client``, e.g. a ``git worktree``
-of an older commit), loaded under another name in this process, so a change's cost reads as "this checkout ÷ that
-checkout" from the same interleaved rounds.
+``--floor`` adds a fourth arm to the sync per-request figures: a raw SDK client carrying the minimal shell of
+``benchmarks/floor.py`` (key slot, header, two limit counts, release at close; nothing else), the least any
+client-side rotation costs. ``--only SECTION`` runs one section (``overhead``, ``streaming``, ``failover``,
+``scale``, ``import``, ``memory``); ``--no-pin`` leaves both processes wherever the OS puts them.
+``--baseline DIR`` adds a third arm to the sync per-request figures: the ``byok_client`` package of another
+checkout (``DIR/byok_client``, e.g. a ``git worktree`` of an older commit), loaded under another name in this
+process, so a change's cost reads as "this checkout ÷ that checkout" from the same interleaved rounds.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from byok_client import Failure, Key, KeyPool, Verdict
 from byok_client import genai as byok_genai
 
 from ._server import ServerProcess
+from .floor import install_floor
 
 QUICK = "--quick" in sys.argv
 # A casual run must not rewrite the tracked figures: only ``--update`` touches results.json.
@@ -89,6 +92,7 @@ def load_baseline(root: str | None) -> Any:
 
 BASELINE = load_baseline(_arg("--baseline"))
 ONLY = _arg("--only")  # one section: overhead, streaming, failover, scale, import or memory
+FLOOR = "--floor" in sys.argv  # a fourth arm in the sync figures: the minimal shell of benchmarks/floor.py
 
 
 def pin(cpu: int) -> None:
@@ -181,25 +185,32 @@ def async_per_request(call: Callable[[], Awaitable[object]]) -> Callable[[], Awa
 
 
 def sync_figure(
-    name: str, raw: Callable[[], object], ours: Callable[[], object], base: Callable[[], object] | None, **extra: Any
+    name: str,
+    raw: Callable[[], object],
+    ours: Callable[[], object],
+    base: Callable[[], object] | None,
+    floor: Callable[[], object] | None = None,
+    **extra: Any,
 ) -> None:
-    """One sync sequential figure: raw SDK against byok_client (and, with ``--baseline``, the other checkout's)."""
+    """One sync sequential figure: raw SDK against byok_client (with ``--baseline``, also the other checkout's;
+    with ``--floor``, also the minimal shell of ``benchmarks/floor.py``), all arms in the same rounds."""
     arms = [sync_per_request(raw, SYNC_REQUESTS), sync_per_request(ours, SYNC_REQUESTS)]
-    if base is not None:
-        arms.append(sync_per_request(base, SYNC_REQUESTS))
+    extra_arms = [(label, call) for label, call in (("base", base), ("floor", floor)) if call is not None]
+    arms += [sync_per_request(call, SYNC_REQUESTS) for _, call in extra_arms]
     times = interleave_all(*arms, rounds=SYNC_ROUNDS)
     record(name, times[0], times[1], 1.02, **extra)
-    if base is not None:
-        versus = median_ratio(times[2], times[1])
-        results[name].update(
-            baseline=statistics.median(times[2]) * 1e6,
-            baseline_ratio=median_ratio(times[0], times[2]),
-            vs_baseline=versus,
-        )
+    for (label, _), arm_times in zip(extra_arms, times[2:], strict=True):
+        versus = median_ratio(arm_times, times[1])
+        to_raw = median_ratio(times[0], arm_times)
+        if label == "base":
+            results[name].update(baseline=statistics.median(arm_times) * 1e6, baseline_ratio=to_raw, vs_baseline=versus)
+            title, versus_label = "  the --baseline checkout", "this ÷ baseline"
+        else:
+            results[name].update(floor=statistics.median(arm_times) * 1e6, floor_ratio=to_raw, vs_floor=versus)
+            title, versus_label = "  the floor (benchmarks/floor.py)", "byok ÷ floor"
         print(
-            f"  {'  the --baseline checkout':44} raw {statistics.median(times[0]) * 1e6:9.1f}  "
-            f"base {statistics.median(times[2]) * 1e6:9.1f}  ratio {median_ratio(times[0], times[2]):6.3f}  "
-            f"this ÷ baseline {versus:6.3f}"
+            f"  {title:44} raw {statistics.median(times[0]) * 1e6:9.1f}  "
+            f"{label:5}{statistics.median(arm_times) * 1e6:9.1f}  ratio {to_raw:6.3f}  {versus_label} {versus:6.3f}"
         )
 
 
@@ -209,17 +220,22 @@ def overhead(server: ServerProcess) -> None:
     raw_oa = openai.OpenAI(api_key="sk-bench-raw", base_url=url + "/v1")
     our_oa = byok_client.OpenAI(api_keys=GOOD, base_url=url + "/v1")
     base_oa = BASELINE.OpenAI(api_keys=GOOD, base_url=url + "/v1") if BASELINE else None
+    floor_oa = openai.OpenAI(api_key="sk-bench-raw", base_url=url + "/v1")
+    install_floor(floor_oa, "openai", GOOD[0])
     cpu0, wall0 = server.cpu(), time.perf_counter()
     sync_figure(
         "openai sync, sequential",
         lambda: raw_oa.chat.completions.create(model="m", messages=MESSAGES),
         lambda: our_oa.chat.completions.create(model="m", messages=MESSAGES),
         (lambda: base_oa.chat.completions.create(model="m", messages=MESSAGES)) if base_oa else None,
+        (lambda: floor_oa.chat.completions.create(model="m", messages=MESSAGES)) if FLOOR else None,
     )
     results["openai sync, sequential"]["mock_cpu_share"] = (server.cpu() - cpu0) / (time.perf_counter() - wall0)
     raw_an = anthropic.Anthropic(api_key="sk-bench-raw", base_url=url)
     our_an = byok_client.Anthropic(api_keys=GOOD, base_url=url)
     base_an = BASELINE.Anthropic(api_keys=GOOD, base_url=url) if BASELINE else None
+    floor_an = anthropic.Anthropic(api_key="sk-bench-raw", base_url=url)
+    install_floor(floor_an, "anthropic", GOOD[0])
     sync_figure(
         "anthropic sync, sequential",
         lambda: raw_an.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=MESSAGES),
@@ -227,16 +243,22 @@ def overhead(server: ServerProcess) -> None:
         (lambda: base_an.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=MESSAGES))
         if base_an
         else None,
+        (lambda: floor_an.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=MESSAGES))
+        if FLOOR
+        else None,
     )
     options = types.HttpOptions(base_url=url)
     raw_ge = google_genai.Client(api_key="sk-bench-raw", http_options=options)
     our_ge = byok_genai.Client(api_keys=GOOD, http_options=options)
     base_ge = BASELINE.genai.Client(api_keys=GOOD, http_options=options) if BASELINE else None
+    floor_ge = google_genai.Client(api_key="sk-bench-raw", http_options=options)
+    install_floor(floor_ge, "gemini", GOOD[0])
     sync_figure(
         "gemini sync, sequential",
         lambda: raw_ge.models.generate_content(model="gemini-2.5-flash", contents="hi"),
         lambda: our_ge.models.generate_content(model="gemini-2.5-flash", contents="hi"),
         (lambda: base_ge.models.generate_content(model="gemini-2.5-flash", contents="hi")) if base_ge else None,
+        (lambda: floor_ge.models.generate_content(model="gemini-2.5-flash", contents="hi")) if FLOOR else None,
     )
 
     async def run_async() -> None:
