@@ -472,21 +472,22 @@ class ReleasingStream:
         if lease is not None:
             lease.release_later()
 
+    def _done(self) -> None:
+        lease, self._lease = self._lease, None  # so __del__ finds nothing left to do
+        if lease is not None:
+            lease.release()
+
     def close(self) -> None:
         try:
             self._stream.close()
         finally:
-            lease, self._lease = self._lease, None  # so __del__ finds nothing left to do
-            if lease is not None:
-                lease.release()
+            self._done()
 
     async def aclose(self) -> None:
         try:
             await self._stream.aclose()
         finally:
-            lease, self._lease = self._lease, None
-            if lease is not None:
-                lease.release()
+            self._done()
 
 
 _RELEASING: dict[tuple[type, bool], type[ReleasingStream]] = {}  # by the response's type and sync/async
