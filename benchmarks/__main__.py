@@ -161,7 +161,7 @@ def record(
 
 
 # -- 1. per-request overhead ------------------------------------------------------------------------------------------
-def sync_per_request(call: Callable[[], object], n: int = 150) -> Callable[[], float]:
+def sync_per_request(call: Callable[[], object], n: int) -> Callable[[], float]:
     def arm() -> float:
         start = time.perf_counter()
         for _ in range(n):
@@ -186,18 +186,19 @@ def async_per_request(call: Callable[[], Awaitable[object]]) -> Callable[[], Awa
 
 def sync_figure(
     name: str,
-    raw: Callable[[], object],
-    ours: Callable[[], object],
-    base: Callable[[], object] | None,
-    floor: Callable[[], object] | None = None,
+    call: Callable[[Any], object],
+    raw: Any,
+    ours: Any,
+    base: Any = None,
+    floor: Any = None,
     **extra: Any,
 ) -> None:
-    """One sync sequential figure: raw SDK against byok_client (with ``--baseline``, also the other checkout's;
-    with ``--floor``, also the minimal shell of ``benchmarks/floor.py``), all arms in the same rounds."""
-    arms = [sync_per_request(raw, SYNC_REQUESTS), sync_per_request(ours, SYNC_REQUESTS)]
-    extra_arms = [(label, call) for label, call in (("base", base), ("floor", floor)) if call is not None]
-    arms += [sync_per_request(call, SYNC_REQUESTS) for _, call in extra_arms]
-    times = interleave_all(*arms, rounds=SYNC_ROUNDS)
+    """One sync sequential figure: ``call(client)`` through the raw SDK ``raw`` against byok_client ``ours`` (with
+    ``--baseline``, also ``base``, the other checkout's client; with ``--floor``, also ``floor``, a raw client with
+    the minimal shell of ``benchmarks/floor.py``), all arms in the same rounds."""
+    extra_arms = [(label, client) for label, client in (("base", base), ("floor", floor)) if client is not None]
+    clients = [raw, ours, *(client for _, client in extra_arms)]
+    times = interleave_all(*(sync_per_request(partial(call, c), SYNC_REQUESTS) for c in clients), rounds=SYNC_ROUNDS)
     record(name, times[0], times[1], 1.02, **extra)
     for (label, _), arm_times in zip(extra_arms, times[2:], strict=True):
         versus = median_ratio(arm_times, times[1])
@@ -214,67 +215,65 @@ def sync_figure(
         )
 
 
+def floored(client: Any, provider: str) -> Any:
+    """``client`` (a raw SDK client) with the floor's shell, sending the first good key; None without ``--floor``."""
+    if not FLOOR:
+        return None
+    install_floor(client, provider, GOOD[0])
+    return client
+
+
+# One request through any client (sync, or async: then the call returns the awaitable).
+def chat(client: Any) -> Any:
+    return client.chat.completions.create(model="m", messages=MESSAGES)
+
+
+def message(client: Any) -> Any:
+    return client.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=MESSAGES)
+
+
+def generate(client: Any) -> Any:
+    return client.models.generate_content(model="gemini-2.5-flash", contents="hi")
+
+
 def overhead(server: ServerProcess) -> None:
     url = server.url
     print("1. per-request overhead (3 good keys vs the raw SDK)")
-    raw_oa = openai.OpenAI(api_key="sk-bench-raw", base_url=url + "/v1")
-    our_oa = byok_client.OpenAI(api_keys=GOOD, base_url=url + "/v1")
-    base_oa = BASELINE.OpenAI(api_keys=GOOD, base_url=url + "/v1") if BASELINE else None
-    floor_oa = openai.OpenAI(api_key="sk-bench-raw", base_url=url + "/v1")
-    install_floor(floor_oa, "openai", GOOD[0])
-    cpu0, wall0 = server.cpu(), time.perf_counter()
-    sync_figure(
-        "openai sync, sequential",
-        lambda: raw_oa.chat.completions.create(model="m", messages=MESSAGES),
-        lambda: our_oa.chat.completions.create(model="m", messages=MESSAGES),
-        (lambda: base_oa.chat.completions.create(model="m", messages=MESSAGES)) if base_oa else None,
-        (lambda: floor_oa.chat.completions.create(model="m", messages=MESSAGES)) if FLOOR else None,
+    openai_clients = (
+        openai.OpenAI(api_key="sk-bench-raw", base_url=url + "/v1"),
+        byok_client.OpenAI(api_keys=GOOD, base_url=url + "/v1"),
+        BASELINE.OpenAI(api_keys=GOOD, base_url=url + "/v1") if BASELINE else None,
+        floored(openai.OpenAI(api_key="sk-bench-raw", base_url=url + "/v1"), "openai"),
     )
+    cpu0, wall0 = server.cpu(), time.perf_counter()
+    sync_figure("openai sync, sequential", chat, *openai_clients)
     results["openai sync, sequential"]["mock_cpu_share"] = (server.cpu() - cpu0) / (time.perf_counter() - wall0)
-    raw_an = anthropic.Anthropic(api_key="sk-bench-raw", base_url=url)
-    our_an = byok_client.Anthropic(api_keys=GOOD, base_url=url)
-    base_an = BASELINE.Anthropic(api_keys=GOOD, base_url=url) if BASELINE else None
-    floor_an = anthropic.Anthropic(api_key="sk-bench-raw", base_url=url)
-    install_floor(floor_an, "anthropic", GOOD[0])
     sync_figure(
         "anthropic sync, sequential",
-        lambda: raw_an.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=MESSAGES),
-        lambda: our_an.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=MESSAGES),
-        (lambda: base_an.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=MESSAGES))
-        if base_an
-        else None,
-        (lambda: floor_an.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=MESSAGES))
-        if FLOOR
-        else None,
+        message,
+        anthropic.Anthropic(api_key="sk-bench-raw", base_url=url),
+        byok_client.Anthropic(api_keys=GOOD, base_url=url),
+        BASELINE.Anthropic(api_keys=GOOD, base_url=url) if BASELINE else None,
+        floored(anthropic.Anthropic(api_key="sk-bench-raw", base_url=url), "anthropic"),
     )
     options = types.HttpOptions(base_url=url)
-    raw_ge = google_genai.Client(api_key="sk-bench-raw", http_options=options)
-    our_ge = byok_genai.Client(api_keys=GOOD, http_options=options)
-    base_ge = BASELINE.genai.Client(api_keys=GOOD, http_options=options) if BASELINE else None
-    floor_ge = google_genai.Client(api_key="sk-bench-raw", http_options=options)
-    install_floor(floor_ge, "gemini", GOOD[0])
     sync_figure(
         "gemini sync, sequential",
-        lambda: raw_ge.models.generate_content(model="gemini-2.5-flash", contents="hi"),
-        lambda: our_ge.models.generate_content(model="gemini-2.5-flash", contents="hi"),
-        (lambda: base_ge.models.generate_content(model="gemini-2.5-flash", contents="hi")) if base_ge else None,
-        (lambda: floor_ge.models.generate_content(model="gemini-2.5-flash", contents="hi")) if FLOOR else None,
+        generate,
+        google_genai.Client(api_key="sk-bench-raw", http_options=options),
+        byok_genai.Client(api_keys=GOOD, http_options=options),
+        BASELINE.genai.Client(api_keys=GOOD, http_options=options) if BASELINE else None,
+        floored(google_genai.Client(api_key="sk-bench-raw", http_options=options), "gemini"),
     )
 
     async def run_async() -> None:
         raw = openai.AsyncOpenAI(api_key="sk-bench-raw", base_url=url + "/v1")
         ours = byok_client.AsyncOpenAI(api_keys=GOOD, base_url=url + "/v1")
-        a, b = await ainterleave(
-            async_per_request(lambda: raw.chat.completions.create(model="m", messages=MESSAGES)),
-            async_per_request(lambda: ours.chat.completions.create(model="m", messages=MESSAGES)),
-        )
+        a, b = await ainterleave(async_per_request(partial(chat, raw)), async_per_request(partial(chat, ours)))
         record(f"openai async, {ASYNC_TASKS} concurrent", a, b, 1.02)
         raw_a = anthropic.AsyncAnthropic(api_key="sk-bench-raw", base_url=url)
         our_a = byok_client.AsyncAnthropic(api_keys=GOOD, base_url=url)
-        a, b = await ainterleave(
-            async_per_request(lambda: raw_a.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=MESSAGES)),
-            async_per_request(lambda: our_a.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=MESSAGES)),
-        )
+        a, b = await ainterleave(async_per_request(partial(message, raw_a)), async_per_request(partial(message, our_a)))
         record(f"anthropic async, {ASYNC_TASKS} concurrent", a, b, 1.02)
         # Raw genai goes through aiohttp when it is installed; ours always uses httpx2. Compare like with like:
         # raw genai on httpx2 (the overhead figure), and raw genai on its default stack for information.
@@ -282,14 +281,12 @@ def overhead(server: ServerProcess) -> None:
         raw_g = google_genai.Client(api_key="sk-bench-raw", http_options=httpx2_options).aio
         our_g = byok_genai.Client(api_keys=GOOD, http_options=options).aio
         a, b = await ainterleave(
-            async_per_request(lambda: raw_g.models.generate_content(model="gemini-2.5-flash", contents="hi")),
-            async_per_request(lambda: our_g.models.generate_content(model="gemini-2.5-flash", contents="hi")),
+            async_per_request(partial(generate, raw_g)), async_per_request(partial(generate, our_g))
         )
         record(f"gemini async, {ASYNC_TASKS} concurrent (httpx2 both)", a, b, 1.02)
         raw_default = google_genai.Client(api_key="sk-bench-raw", http_options=options).aio
         a, b = await ainterleave(
-            async_per_request(lambda: raw_default.models.generate_content(model="gemini-2.5-flash", contents="hi")),
-            async_per_request(lambda: our_g.models.generate_content(model="gemini-2.5-flash", contents="hi")),
+            async_per_request(partial(generate, raw_default)), async_per_request(partial(generate, our_g))
         )
         record("gemini async vs raw on aiohttp (info)", a, b, None)
 
