@@ -68,7 +68,7 @@ _RATE_DECAY = 0.999  # per reading: a lowered limit is followed within a few hun
 FAR_REQUESTS = 32
 """A success's reading with at least this many requests left (plus two per request in flight) is far from the
 limit: it can change no decision (nothing cools, no bucket is due to be learned yet), so the pool keeps it key-wide
-and skips the per-model reading and the budget arithmetic (``PoolState._learns``)."""
+and skips the per-model reading and the budget arithmetic (``PoolState._record_success``)."""
 FAR_TOKENS = 64 * DEFAULT_OUTPUT_TOKENS
 """Likewise for tokens (plus two output allowances per request in flight)."""
 

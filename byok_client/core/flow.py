@@ -39,7 +39,9 @@ class RequestFacts(Demand):
     __slots__ = ("_path", "provider", "url")
 
     def __init__(self, provider: Provider, url: Any = "", body: bytes = b"") -> None:
-        super().__init__(body)
+        self._body = body  # Demand's fields, set here: one __init__ a request, not two
+        self._model: str | bool | None = False
+        self._tokens = -1
         self.provider = provider
         self.url = url
         self._path: str | None = None
@@ -143,7 +145,8 @@ def attempts(
     )
     if debug:
         _picked(entry, name, request)
-    _flush(events, deliver, listeners)
+    if events:
+        _flush(events, deliver, listeners)
     if entry is None and admitting and not pool._none_enabled:
         # Admission: every key is spent. Wait (no lease held, no lock) for a reserved unit, or reject.
         deadline = pool._clock() + pool._max_wait
@@ -200,10 +203,10 @@ def attempts(
             if status < 400:
                 view = observation.limit_view or observation.headers
                 limits = _limits(provider, view)
-                learn = limits is not None and pool._learns(entry, limits)
-                model = request.model if learn and pool._cooldown_scope == "model" else None
-                caps = _caps(provider, view) if learn else None
-                pool._record_success(entry, limits, events, name, where, model, caps, learn)
+                if pool._record_success(entry, limits, events, name, where):
+                    assert limits is not None  # a reading near the limit: its model and sizes, outside the lock
+                    model = request.model if pool._cooldown_scope == "model" else None
+                    pool._learn(entry, limits, events, name, where, model, _caps(provider, view))
                 if provider.hears_success:
                     provider.on_success(observation.headers, entry.key)
                 if events is not None:

@@ -38,6 +38,16 @@ class Window:
         if timeout:
             data[base + 4] += 1
 
+    def success(self, now: float) -> None:
+        """``add(now, None)``, the common case, in fewer steps."""
+        epoch = int(now // _BUCKET)
+        base = (epoch % WINDOW_BUCKETS) * _FIELDS
+        data = self._data
+        if data[base] == epoch:
+            data[base + 1] += 1
+        else:
+            data[base : base + _FIELDS] = (epoch, 1, 0, 0, 0)
+
     def rates(self, now: float) -> tuple[float, float, float]:
         """(failure share, rate-limit share, timeout share) of the attempts in the window."""
         oldest = int(now // _BUCKET) - WINDOW_BUCKETS + 1
@@ -137,6 +147,14 @@ class Health:
         if not self.models:
             return {}
         return {name: m for name, m in self.models.items() if m.cooldown_until > now}
+
+    def succeeded(self, now: float) -> None:
+        """A success at ``now``: counted, and in the window."""
+        self.successes += 1
+        window = self.window
+        if window is None:
+            window = self.window = Window()
+        window.success(now)
 
     def record(self, now: float, failure: Failure | None, timeout: bool = False) -> None:
         window = self.window

@@ -356,7 +356,9 @@ class PoolState:
         when nothing is left. The chosen key counts one more request in flight and is charged ``demand``."""
         if self._custom is not None:  # a user strategy: run with no lock held
             return self._select_custom(self._custom, tried, events, provider, path, model, demand, fallback)
-        demand, budget_model = self._demand(demand)
+        budget_model = None
+        if demand is not None:
+            demand, budget_model = self._demand(demand)
         now = self._clock()
         with self._lock:
             cooling = self._catch_up(now, events, provider, path, model)
@@ -494,39 +496,56 @@ class PoolState:
         events: list[PoolEvent] | None = None,
         provider: str = "",
         path: str = "",
-        model: str | None = None,
-        caps: tuple[int | None, int | None] | None = None,
-        learn: bool = True,
-    ) -> None:
-        """A success on ``entry``, with the response's rate-limit reading (``learn=False``: a reading
-        ``_learns`` found far from the limit, kept key-wide only)."""
+    ) -> bool:
+        """A success on ``entry``, with the response's rate-limit reading kept key-wide. Returns whether the
+        reading needs the full treatment (``_learn``: the request's model, the limits' sizes, budget learning): a
+        key with per-model state or a learned bucket always does; otherwise only a reading near the limit
+        (``FAR_REQUESTS``, ``FAR_TOKENS``). One lock section: the usual success is this call and no other."""
         now = self._clock()
+        h = entry.health
+        learn = False
         with self._lock:
-            h = entry.health
-            h.successes += 1
-            h.record(now, None)
+            h.succeeded(now)
             self._capacity.served += 1
             if limits is not None:
-                self._apply_limits(entry, limits, now, events, provider, path, model, caps, learn)
+                requests, tokens, requests_reset, tokens_reset = limits
+                h.remaining_requests, h.remaining_tokens = requests, tokens
+                h.requests_reset_at = now + requests_reset if requests_reset is not None else None
+                h.tokens_reset_at = now + tokens_reset if tokens_reset is not None else None
+                if h.models or entry.key._digest in self._budgets.kept:
+                    learn = True
+                else:
+                    margin = 2 * h.in_flight
+                    learn = (requests is not None and requests < FAR_REQUESTS + margin) or (
+                        tokens is not None and tokens < FAR_TOKENS + margin * DEFAULT_OUTPUT_TOKENS
+                    )
+                if not learn and (self._shared.backend is not None or self._selector.wants_touch):
+                    self._apply_limits(entry, limits, now, events, provider, path, None)
         shared = self._shared
         if shared.backend is not None:
             shared.flush()
             shared.backend.count(shared.name or "", entry.key.fingerprint, "requests")
             shared.backend.count(shared.name or "", entry.key.fingerprint, "successes")
+        return learn
 
-    def _learns(self, entry: _Entry, limits: Limits) -> bool:
-        """Whether a success's reading needs the full treatment (the request's model, the limits' sizes, budget
-        learning): a key with per-model state or a learned bucket always does; otherwise only a reading near the
-        limit (``FAR_REQUESTS``, ``FAR_TOKENS``). Read without the lock: a hint, and either answer is safe."""
-        h = entry.health
-        if h.models or entry.key._digest in self._budgets.kept:
-            return True
-        requests, tokens = limits[0], limits[1]
-        margin = 2 * h.in_flight
-        return not (
-            (requests is None or requests >= FAR_REQUESTS + margin)
-            and (tokens is None or tokens >= FAR_TOKENS + margin * DEFAULT_OUTPUT_TOKENS)
-        )
+    def _learn(
+        self,
+        entry: _Entry,
+        limits: Limits,
+        events: list[PoolEvent] | None = None,
+        provider: str = "",
+        path: str = "",
+        model: str | None = None,
+        caps: tuple[int | None, int | None] | None = None,
+    ) -> None:
+        """The full treatment of a success's reading ``_record_success`` asked for: kept for ``model`` too (where
+        limits are per model), shared, and learned from (``_apply_limits``)."""
+        now = self._clock()
+        with self._lock:
+            self._apply_limits(entry, limits, now, events, provider, path, model, caps, True)
+        shared = self._shared
+        if shared.backend is not None:
+            shared.flush()
 
     def _apply_limits(
         self,
@@ -538,17 +557,14 @@ class PoolState:
         path: str,
         model: str | None,
         caps: tuple[int | None, int | None] | None = None,
-        learn: bool = True,
+        learn: bool = False,
     ) -> None:
-        """Remember what the provider reported and learn the key's budget from it; a key with no requests (or
-        tokens) left cools until its next unit has refilled (not until its bucket is full again: the reset
-        headers say that), before it ever gets a 429 (for the request's model, where limits are per model).
-        ``learn=False``: only the key-wide reading is kept (see ``_learns``)."""
+        """After ``_record_success`` kept the key-wide reading: remember it for the model, share it, and (``learn``)
+        learn the key's budget from it; a key with no requests (or tokens) left cools until its next unit has
+        refilled (not until its bucket is full again: the reset headers say that), before it ever gets a 429 (for
+        the request's model, where limits are per model)."""
         h = entry.health
-        requests, tokens, requests_reset, tokens_reset = limits
-        h.remaining_requests, h.remaining_tokens = requests, tokens
-        h.requests_reset_at = now + requests_reset if requests_reset is not None else None
-        h.tokens_reset_at = now + tokens_reset if tokens_reset is not None else None
+        requests, tokens = limits[0], limits[1]
         per_model = learn and model is not None and self._cooldown_scope == "model"
         if per_model:
             assert model is not None

@@ -485,7 +485,11 @@ class Provider:
             (requests_b, requests_reset_b), (tokens_b, tokens_reset_b) = view
             raw_requests, raw_tokens = headers.get(requests_b), headers.get(tokens_b)
             if raw_requests is not None or raw_tokens is not None:
-                requests_left, tokens_left = _to_int(raw_requests), _to_int(raw_tokens)
+                # a view's values are bytes: ASCII digits (no sign, space or point), short enough for int()
+                requests_left = (
+                    int(raw_requests) if raw_requests and raw_requests.isdigit() and len(raw_requests) < 20 else None
+                )
+                tokens_left = int(raw_tokens) if raw_tokens and raw_tokens.isdigit() and len(raw_tokens) < 20 else None
                 if requests_left is None and tokens_left is None:
                     return None
                 return (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import operator
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -97,24 +98,34 @@ def _binding_for(request: Any, default: Binding | None = None) -> Binding | None
 
 
 def _token_binding(headers: Any) -> Binding | None:
-    """The binding a placeholder token in a credential header stands for: one pass over the library's header
-    list (a ``headers.get`` per credential name would scan it four times)."""
+    """The binding a placeholder token in a credential header stands for (the header list's names are compared
+    in C: ``map`` over the list, ``in`` on the names, never a Python loop over every header)."""
     raw = getattr(headers, "_list", None)
     if raw is not None:
-        for entry in raw:
-            if entry[1] in _CREDENTIAL_BYTES and _TOKEN_PREFIX_BYTES in entry[2]:
-                return TOKENS.lookup(entry[2].decode("latin-1"))
+        names = list(map(_NAME, raw))
+        for name in _CREDENTIALS:
+            if name in names:
+                values = [raw[names.index(name)][2]] if names.count(name) == 1 else [e[2] for e in raw if e[1] == name]
+                for value in values:
+                    if _TOKEN_PREFIX_BYTES in value:
+                        return TOKENS.lookup(value.decode("latin-1"))
         return None
-    for name in CREDENTIAL_HEADERS:
-        value = headers.get(name)
-        if value is not None and TOKEN_PREFIX in value:
-            return TOKENS.lookup(value)
+    for header in CREDENTIAL_HEADERS:
+        text = headers.get(header)
+        if text is not None and TOKEN_PREFIX in text:
+            return TOKENS.lookup(text)
     return None
 
 
 # httpx and httpx2 keep headers as a list of (raw name, lower-case name, value) byte tuples, and every Mapping
-# operation scans it. The hot path works on that list directly: one scan, O(1) replace, restore by copy.
+# operation scans it in Python. The hot path works on that list directly, and only with C-level scans (``map`` with
+# an ``itemgetter``, ``list.index``, ``dict``): each Python-level step a request takes costs about ten times its
+# hot-loop time amid the SDK's own work (see the README's Performance section).
 _CREDENTIAL_BYTES = {name.encode(): name for name in CREDENTIAL_HEADERS}
+_CREDENTIALS = tuple(_CREDENTIAL_BYTES)
+_CREDENTIAL_SET = frozenset(_CREDENTIAL_BYTES)
+_NAME = operator.itemgetter(1)  # an entry's lower-case name
+_NAME_VALUE = operator.itemgetter(1, 2)
 _KEY_HEADER_BYTES = KEY_HEADER.encode()
 _TOKEN_PREFIX_BYTES = TOKEN_PREFIX.encode()
 
@@ -145,28 +156,25 @@ def _inject(headers: Any, raw: list[Any] | None, provider: Any, key: Key) -> Non
     """``provider.inject`` on the header list ``raw`` (see ``_save``) when the SDK sent exactly one credential
     header (the usual case)."""
     if raw is not None:
-        found = -1
-        for i, entry in enumerate(raw):
-            if entry[1] in _CREDENTIAL_BYTES:
-                if found >= 0:
-                    found = -2
-                    break
-                found = i
-        if found >= 0:
-            name = _CREDENTIAL_BYTES[raw[found][1]]
-            if not provider.exclusive_header or name == provider.default_header:
-                raw[found] = (raw[found][0], raw[found][1], header_value(name, key).encode("ascii"))
+        names = list(map(_NAME, raw))
+        present = _CREDENTIAL_SET.intersection(names)
+        if len(present) == 1:
+            (found,) = present
+            name = _CREDENTIAL_BYTES[found]
+            if names.count(found) == 1 and (not provider.exclusive_header or name == provider.default_header):
+                i = names.index(found)
+                raw[i] = (raw[i][0], found, header_value(name, key).encode("ascii"))
                 return
     provider.inject(headers, key)
 
 
 def _limit_view(headers: Any, names: frozenset[bytes] | None) -> Any:
-    """The provider's rate-limit headers as a small ``{bytes: bytes}`` dict (one pass over the list, nothing
-    decoded), or None; ``Provider.read_limits`` reads either."""
+    """The response's headers as a ``{lower-case name: value}`` bytes dict built in C (nothing decoded), for a
+    provider that reads rate-limit headers (``names``), else None; ``Provider.read_limits`` reads either."""
     raw = getattr(headers, "_list", None)
     if names is None or raw is None:
         return None
-    return {entry[1]: entry[2] for entry in raw if entry[1] in names}
+    return dict(map(_NAME_VALUE, raw))
 
 
 def _mark(headers: Any, label: str) -> None:
@@ -248,7 +256,7 @@ def _give_back(response: Any, raw: bytes, step: GiveUp, key: Key) -> Any:
 def _succeeded(response: Any, key: Key, lease: Lease, is_async: bool) -> Any:
     _mark(response.headers, key.label)
     # One fewer in flight when the body is consumed or closed; the stream itself is untouched.
-    cls = _RELEASING.get((type(response), is_async)) or _releasing_class(response, is_async)
+    cls = (_ARELEASING if is_async else _RELEASING).get(type(response)) or _releasing_class(response, is_async)
     response.stream = cls(response.stream, lease)
     return response
 
@@ -490,12 +498,16 @@ class ReleasingStream:
             self._done()
 
 
-_RELEASING: dict[tuple[type, bool], type[ReleasingStream]] = {}  # by the response's type and sync/async
+# ``ReleasingStream`` classes by the response's type: sync, async
+_RELEASING: dict[type, type[ReleasingStream]] = {}
+_ARELEASING: dict[type, type[ReleasingStream]] = {}
 
 
 def _releasing_class(response: Any, is_async: bool) -> type[ReleasingStream]:
     """``ReleasingStream`` as a byte stream of the response's library (whose responses check the stream's type)."""
     library = _library(response)
     base = library.AsyncByteStream if is_async else library.SyncByteStream
-    cls = _RELEASING[(type(response), is_async)] = type("ReleasingStream", (ReleasingStream, base), {})
+    cls = (_ARELEASING if is_async else _RELEASING)[type(response)] = type(
+        "ReleasingStream", (ReleasingStream, base), {}
+    )
     return cls
