@@ -35,6 +35,7 @@ test: lint typecheck unit
 
 bench: $(STAMP) redis-server
 	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.steps
 	$(BIN)/python -m benchmarks.state
 	$(BIN)/python -m benchmarks.fleet
 	$(BIN)/python -m benchmarks.goodput

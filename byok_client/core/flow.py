@@ -182,9 +182,8 @@ def attempts(
             assert lease is not None
             tried.add(entry.index)
             try:
-                sent = yield entry.key
-                assert sent is not None, "the flow's attempts are answered with an Observation"
-                observation = sent
+                observation = yield entry.key
+                assert observation is not None, "the flow's attempts are answered with an Observation"
             except BaseException as exc:
                 # Sending or reading raised (connection error, timeout, cancellation): counted, the key is not
                 # blamed, and the request is not re-sent here: it may have reached the provider, so only the SDK's
@@ -201,8 +200,11 @@ def attempts(
                 raise
             status = observation.status
             if status < 400:
-                view = observation.limit_view or observation.headers
-                limits = _limits(provider, view)
+                view: Mapping[Any, Any] = observation.limit_view or observation.headers
+                try:
+                    limits = provider.read_limits(view)
+                except Exception:
+                    limits = _unreadable_limits(provider)
                 if pool._record_success(entry, limits, events, name, where):
                     assert limits is not None  # a reading near the limit: its model and sizes, outside the lock
                     model = request.model if pool._cooldown_scope == "model" else None
@@ -309,8 +311,13 @@ def _limits(provider: Provider, headers: Mapping[Any, Any]) -> Limits | None:
     try:
         return provider.read_limits(headers)
     except Exception:
-        log.exception("%s: reading rate-limit headers raised", provider.name)
-        return None
+        return _unreadable_limits(provider)
+
+
+def _unreadable_limits(provider: Provider) -> Limits | None:
+    """Reading rate-limit headers raised (called in the ``except``): logged, and the response has no reading."""
+    log.exception("%s: reading rate-limit headers raised", provider.name)
+    return None
 
 
 def _caps(provider: Provider, headers: Mapping[Any, Any]) -> tuple[int | None, int | None] | None:

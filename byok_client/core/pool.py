@@ -370,6 +370,8 @@ class PoolState:
             skip = tried | cooling if cooling else tried
             usable, dropped = self._usable_now(now, demand)
             index = self._selector.pick(skip, usable, cooling)
+            if index is not None and demand is None and not dropped:
+                return self._take(self._entries[index], now)  # the usual pick: nothing to settle or charge
             while index is not None and budget_model is not None:
                 # the pick has key-wide budget; out of budget for this model, it cools for the model only
                 wait = self._budgets.wait(self._entries[index].key, budget_model, demand, now)

@@ -302,7 +302,6 @@ def _sync_send(send: Callable[[Any], Any], request: Any, default: Binding | None
     body = request.read()  # so the body can be sent again with the next key
     pool = binding.pool
     pool.refresh_if_due()
-    cap = pool._policy.max_error_body
     headers = request.headers
     raw_headers, saved = _save(headers)
     flow = _flow_for(binding, request, body)
@@ -328,6 +327,7 @@ def _sync_send(send: Callable[[Any], Any], request: Any, default: Binding | None
                         _limit_view(response.headers, provider.limit_headers),
                     )
                 else:
+                    cap = pool._policy.max_error_body
                     raw, rest = _read_head(response.stream, cap)
                     observation = _observe(response, raw, cap)
             except BaseException as exc:
@@ -360,7 +360,6 @@ async def _async_send(send: Callable[[Any], Any], request: Any, default: Binding
     body = await request.aread()
     pool = binding.pool
     await pool.arefresh_if_due()
-    cap = pool._policy.max_error_body
     headers = request.headers
     raw_headers, saved = _save(headers)
     flow = _flow_for(binding, request, body)
@@ -386,6 +385,7 @@ async def _async_send(send: Callable[[Any], Any], request: Any, default: Binding
                         _limit_view(response.headers, provider.limit_headers),
                     )
                 else:
+                    cap = pool._policy.max_error_body
                     raw, rest = await _aread_head(response.stream, cap)
                     observation = _observe(response, raw, cap)
             except BaseException as exc:
