@@ -43,7 +43,8 @@ class Observation(NamedTuple):
     headers: Mapping[str, str]
     body: bytes = b""
     limit_view: Mapping[bytes, bytes] | None = None
-    """Just the provider's rate-limit headers, when the transport extracted them cheaply (success path)."""
+    """The headers as a ``{lower-case name: value}`` bytes dict, when the transport built one cheaply (success
+    path, for a provider with ``limit_headers``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -413,7 +413,8 @@ class Provider:
     """Always use ``default_header``, moving the SDK's credential there (Azure's ``api-key``)."""
 
     limit_headers: frozenset[bytes] | None = None
-    """The lower-case names of the headers ``read_limits`` reads (lets transports pass just those)."""
+    """The lower-case names of the headers ``read_limits`` reads; when set, the transports hand it a
+    ``{bytes: bytes}`` view of the response's headers (built in C) instead of the headers object."""
     pins_sessions: bool = False
     """Whether some requests must go out with the key an earlier request used (resumable uploads)."""
     hears_success: bool = False
@@ -475,8 +476,9 @@ class Provider:
         self, headers: Mapping[str, str]
     ) -> tuple[int | None, int | None, float | None, float | None] | None:
         """What a response says of the key's limits: (remaining requests, remaining tokens, seconds until each
-        resets), or None when it says nothing usable. Called on every response, so it must be cheap: the transports pass
-        a ``{bytes: bytes}`` view holding just ``limit_headers``. Never raises: a count that is not a non-negative
+        resets), or None when it says nothing usable. Called on every response, so it must be cheap: for a provider
+        with ``limit_headers`` the transports pass a ``{bytes: bytes}`` view of the response's headers (lower-case
+        names). Never raises: a count that is not a non-negative
         integer, or a reset that is unreadable, negative, NaN or infinite, is None."""
         view = self._byte_names
         if view is None:
