@@ -47,6 +47,7 @@ import byok_client
 from byok_client import Failure, Key, KeyPool, Verdict
 from byok_client import genai as byok_genai
 
+from ._calls import GOOD, MESSAGES, chat, generate, message
 from ._server import ServerProcess
 from .floor import install_floor
 
@@ -63,8 +64,6 @@ STREAMS = 60 if QUICK else 150
 FAILOVER_CALLS = 60 if QUICK else 150
 SCALE_REQUESTS = 100 if QUICK else 250
 IMPORT_RUNS = 9 if QUICK else 21
-MESSAGES: Any = [{"role": "user", "content": "hi"}]
-GOOD = [f"sk-bench-good-{i}" for i in range(3)]
 results: dict[str, Any] = {}
 
 
@@ -221,19 +220,6 @@ def floored(client: Any, provider: str) -> Any:
         return None
     install_floor(client, provider, GOOD[0])
     return client
-
-
-# One request through any client (sync, or async: then the call returns the awaitable).
-def chat(client: Any) -> Any:
-    return client.chat.completions.create(model="m", messages=MESSAGES)
-
-
-def message(client: Any) -> Any:
-    return client.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=MESSAGES)
-
-
-def generate(client: Any) -> Any:
-    return client.models.generate_content(model="gemini-2.5-flash", contents="hi")
 
 
 def overhead(server: ServerProcess) -> None:

@@ -18,13 +18,11 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+from benchmarks._calls import GOOD, RAW, chat, generate, message
 from benchmarks._server import ServerProcess
 
 __all__ = ["Steps", "count_steps", "main"]
 
-GOOD = [f"sk-bench-good-{i}" for i in range(3)]
-RAW = "sk-bench-raw"
-MESSAGES: Any = [{"role": "user", "content": "hi"}]
 OURS = ("/byok_client/", "/benchmarks/floor.py")
 
 
@@ -41,49 +39,41 @@ class Steps:
 def _request(provider: str, arm: str, url: str) -> Callable[[], Any]:
     import byok_client
 
+    client: Any
     if provider == "openai":
         import openai
 
-        c: Any = (
+        client = (
             byok_client.OpenAI(api_keys=GOOD, base_url=url + "/v1")
             if arm == "byok"
             else openai.OpenAI(api_key=RAW, base_url=url + "/v1")
         )
-
-        def call() -> Any:
-            return c.chat.completions.create(model="m", messages=MESSAGES)
-
+        send = chat
     elif provider == "anthropic":
         import anthropic
 
-        c = (
+        client = (
             byok_client.Anthropic(api_keys=GOOD, base_url=url)
             if arm == "byok"
             else anthropic.Anthropic(api_key=RAW, base_url=url)
         )
-
-        def call() -> Any:
-            return c.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=MESSAGES)
-
+        send = message
     else:
         from google import genai
         from google.genai import types
 
         options = types.HttpOptions(base_url=url)
-        c = (
+        client = (
             byok_client.genai.Client(api_keys=GOOD, http_options=options)
             if arm == "byok"
             else genai.Client(api_key=RAW, http_options=options)
         )
-
-        def call() -> Any:
-            return c.models.generate_content(model="gemini-2.5-flash", contents="hi")
-
+        send = generate
     if arm == "floor":
         from benchmarks.floor import install_floor
 
-        install_floor(c, provider, GOOD[0])
-    return call
+        install_floor(client, provider, GOOD[0])
+    return lambda: send(client)
 
 
 def count_steps(provider: str, arm: str, url: str, requests: int = 20) -> Steps:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.steps import GOOD, RAW, count_steps
+from benchmarks._calls import GOOD, RAW
+from benchmarks.steps import count_steps
 from byok_client.testing import MockProvider
 
 

@@ -39,9 +39,7 @@ class RequestFacts(Demand):
     __slots__ = ("_path", "provider", "url")
 
     def __init__(self, provider: Provider, url: Any = "", body: bytes = b"") -> None:
-        self._body = body  # Demand's fields, set here: one __init__ a request, not two
-        self._model: str | bool | None = False
-        self._tokens = -1
+        super().__init__(body)
         self.provider = provider
         self.url = url
         self._path: str | None = None

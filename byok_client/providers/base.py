@@ -478,8 +478,8 @@ class Provider:
         """What a response says of the key's limits: (remaining requests, remaining tokens, seconds until each
         resets), or None when it says nothing usable. Called on every response, so it must be cheap: for a provider
         with ``limit_headers`` the transports pass a ``{bytes: bytes}`` view of the response's headers (lower-case
-        names). Never raises: a count that is not a non-negative
-        integer, or a reset that is unreadable, negative, NaN or infinite, is None."""
+        names). Never raises: a count that is not a non-negative integer, or a reset that is unreadable, negative,
+        NaN or infinite, is None."""
         view = self._byte_names
         if view is None:
             return None  # fewer than two limits: nothing to read
@@ -487,11 +487,7 @@ class Provider:
             (requests_b, requests_reset_b), (tokens_b, tokens_reset_b) = view
             raw_requests, raw_tokens = headers.get(requests_b), headers.get(tokens_b)
             if raw_requests is not None or raw_tokens is not None:
-                # a view's values are bytes: ASCII digits (no sign, space or point), short enough for int()
-                requests_left = (
-                    int(raw_requests) if raw_requests and raw_requests.isdigit() and len(raw_requests) < 20 else None
-                )
-                tokens_left = int(raw_tokens) if raw_tokens and raw_tokens.isdigit() and len(raw_tokens) < 20 else None
+                requests_left, tokens_left = _to_int(raw_requests), _to_int(raw_tokens)
                 if requests_left is None and tokens_left is None:
                     return None
                 return (
